@@ -1,0 +1,1 @@
+"""Compiled modules built from ../../_speedups by setup.py; absent in a pure install."""

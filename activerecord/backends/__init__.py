@@ -1,0 +1,1 @@
+"""Database backends: the one place statements are executed."""

@@ -1,0 +1,1 @@
+"""Expressions -> compiler (SQL + params) -> builder terminals."""
