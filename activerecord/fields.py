@@ -25,23 +25,29 @@ _MISSING: Any = pydantic.fields.PydanticUndefined
 class FieldSpec:
     """What ``Field()`` returns: pydantic keyword arguments plus column options."""
 
-    __slots__ = ("pydantic_kwargs", "primary_key", "unique", "index", "column")
+    __slots__ = ("pydantic_kwargs", "primary_key", "unique", "index", "column", "version")
 
     def __init__(self, pydantic_kwargs: dict, primary_key: bool, unique: bool,
-                 index: bool, column: Optional[str]):
+                 index: bool, column: Optional[str], version: bool = False):
         self.pydantic_kwargs = pydantic_kwargs
         self.primary_key = primary_key
         self.unique = unique
         self.index = index
         self.column = column
+        self.version = version
 
 
 def Field(default: Any = _MISSING, *, primary_key: bool = False, unique: bool = False,
-          index: bool = False, column: Optional[str] = None, **kwargs: Any) -> Any:
-    """Declare a model field; ``column=`` names the database column when it differs."""
+          index: bool = False, column: Optional[str] = None, version: bool = False,
+          **kwargs: Any) -> Any:
+    """Declare a model field; ``column=`` names the database column when it differs.
+
+    ``version=True`` makes an int field the optimistic-locking counter: every UPDATE or
+    DELETE of a record checks it is unchanged and bumps it (see ``StaleRecordError``).
+    """
     if default is not _MISSING:
         kwargs["default"] = default
-    return FieldSpec(kwargs, primary_key, unique, index, column)
+    return FieldSpec(kwargs, primary_key, unique, index, column, version)
 
 
 # The storage kinds a field can have; dialects map each to a DDL type and converters.
@@ -109,6 +115,7 @@ class ColumnInfo:
     enum_type: Optional[type] = None
     has_default: bool = False
     ddl_override: Optional[str] = None
+    version: bool = False         # optimistic-locking counter
     _codecs: dict = dc_field(default_factory=dict, repr=False)
 
     def codec(self, dialect: Any) -> tuple:

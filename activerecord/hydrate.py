@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional, Sequence
 
+# Pydantic's own initialiser, so defaults and default factories behave exactly as on __init__.
+from pydantic._internal._model_construction import init_private_attributes
+
 _new = object.__new__
 _set = object.__setattr__
 
@@ -32,22 +35,25 @@ PERSISTED = Persisted()
 class RecordPlan:
     """How to turn rows of one select list into instances of one model."""
 
-    __slots__ = ("model", "names", "converters", "partial", "private_template")
+    __slots__ = ("model", "names", "converters", "partial", "private_template", "json_fields",
+                 "compiled")
 
     def __init__(self, model: type, names: Sequence[str], from_db: Sequence[Any]):
         self.model = model
         self.names = tuple(names)
         self.converters = tuple((i, fn) for i, fn in enumerate(from_db) if fn is not None)
-        self.partial = len(self.names) != len(model.__ar_meta__().field_names)
+        meta = model.__ar_meta__()
+        self.partial = len(self.names) != len(meta.field_names)
         self.private_template = private_template(model)
+        # JSON columns keep their stored text so in-place mutation is seen as a change.
+        self.json_fields = tuple((i, n) for i, n in enumerate(self.names)
+                                 if meta.by_name[n].kind == "json")
+        self.compiled: Optional[dict] = None  # the compiled hydrators' per-plan data
 
 
 def private_template(model: type) -> Optional[dict]:
-    """Default values of the model's pydantic private attributes, if any."""
-    privates = model.__private_attributes__
-    if not privates:
-        return None
-    return {name: attr.get_default() for name, attr in privates.items()}
+    """The model's pydantic private attributes, or None when it has none."""
+    return dict(model.__private_attributes__) or None
 
 
 def new_record(model: type, values: dict, persisted: Persisted,
@@ -62,13 +68,22 @@ def new_record(model: type, values: dict, persisted: Persisted,
 
 
 def hydrate_records(plan: RecordPlan, rows: Iterable[tuple], track_siblings: bool) -> list:
-    """Build one instance per row."""
+    """Build one instance per row (the compiled twin when speedups are enabled)."""
+    if _compiled is not None and _speedups.speedups_enabled():
+        return _compiled.hydrate_records(plan, rows, track_siblings)
+    return pure_hydrate_records(plan, rows, track_siblings)
+
+
+def pure_hydrate_records(plan: RecordPlan, rows: Iterable[tuple], track_siblings: bool) -> list:
+    """Build one instance per row, in pure Python."""
     model, names, converters = plan.model, plan.names, plan.converters
     template = plan.private_template
+    json_fields = plan.json_fields
     out: list = []
     persisted = Persisted(out) if track_siblings else PERSISTED
     append = out.append
     for row in rows:
+        snapshot = {n: row[i] for i, n in json_fields} if json_fields else None
         if converters:
             row = list(row)
             for i, fn in converters:
@@ -80,20 +95,31 @@ def hydrate_records(plan: RecordPlan, rows: Iterable[tuple], track_siblings: boo
         _set(obj, "__dict__", values)
         _set(obj, "__pydantic_fields_set__", set(values))
         _set(obj, "__pydantic_extra__", None)
-        _set(obj, "__pydantic_private__", None if template is None else _private_copy(model, template))
+        _set(obj, "__pydantic_private__", None)
+        if template is not None:
+            init_private_attributes(obj, None)
         _set(obj, "_ar_persisted", persisted)
+        if snapshot is not None:
+            _set(obj, "_ar_json", snapshot)
         append(obj)
     if track_siblings and len(out) < 2:
         persisted.siblings = None
     return out
 
 
-def _private_copy(model: type, template: dict) -> dict:
-    values = dict(template)
-    for name, attr in model.__private_attributes__.items():
-        if attr.default_factory is not None:
-            values[name] = attr.get_default()
-    return values
+def _compiled_twin() -> Any:
+    """The compiled hydration module, wired to this module's shared objects (or None)."""
+    from . import speedups
+    twin = speedups.module("hydration")
+    for name in ("hydration", "sqlite_conn"):
+        mod = speedups.module(name)
+        if mod is not None:
+            mod.setup(Persisted, PERSISTED, init_private_attributes)
+    return twin
+
+
+from . import speedups as _speedups  # noqa: E402 - after the classes the twin receives
+_compiled = _compiled_twin()
 
 
 class Row:

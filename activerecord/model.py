@@ -11,6 +11,7 @@ models in ``aio`` reuse all of it; the sync methods here just drive it.
 from __future__ import annotations
 
 import copy as _copy
+import json
 import sys
 import threading
 import typing
@@ -24,13 +25,15 @@ from pydantic._internal._decorators import PydanticDescriptorProxy
 from pydantic._internal._model_construction import ModelMetaclass as _PydanticMeta
 from pydantic.fields import ModelPrivateAttr
 
-from . import errors
+from . import errors, locking, speedups
+from . import identity as _identity
+from .backends.dialects import json_dumps
 from .execution import Atomic, Execute, ExecuteMany, Steps, run
 from .fields import FieldSpec
 from .hydrate import PERSISTED, RecordPlan, hydrate_records
 from .query.builder import ActiveQuery
 from .query.expressions import Column
-from .schema import ModelMeta
+from .schema import ModelMeta, default_table_name
 
 T = TypeVar("T", bound="ActiveRecord")
 
@@ -112,6 +115,10 @@ class ModelMetaclass(_PydanticMeta):
                 specs[key] = FieldSpec({}, False, False, False, None)
 
         abstract = ns.get("__abstract__", False)
+        if not abstract and ns.get("__table_name__") is None and all(
+                getattr(b, "__table_name__", None) is None for b in bases):
+            # So ``User.__table_name__`` reads 'users' without being declared.
+            ns["__table_name__"] = default_table_name(name)
         if not abstract and not any(s.primary_key for s in specs.values()):
             if "id" in specs:
                 specs["id"].primary_key = True
@@ -136,6 +143,8 @@ class ModelMetaclass(_PydanticMeta):
                 set_name(cls, key)
         type.__setattr__(cls, "c", ColumnSet(cls))
         type.__setattr__(cls, "__ar_meta_cache__", None)
+        if getattr(cls, "__identity_map__", None):
+            _identity.enable()
         return cls
 
 
@@ -147,7 +156,7 @@ class _Config:
 class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
     """Base class of every model: a class is a table, an instance is a row."""
 
-    __slots__ = ("_ar_persisted", "_ar_original", "_ar_relations")
+    __slots__ = ("_ar_persisted", "_ar_original", "_ar_relations", "_ar_json")
     model_config = ConfigDict(validate_assignment=True, protected_namespaces=(),
                               arbitrary_types_allowed=True)
 
@@ -265,6 +274,10 @@ class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
     def _find_by_id_steps(cls, pk: Any) -> Steps:
         if pk is None:
             return None
+        if _identity.in_use:
+            mapped = _identity.lookup(cls, pk)
+            if mapped is not None:
+                return mapped
         return (yield from cls.query().where(cls._pk_condition(pk))._first_steps(order=False))
 
     @classmethod
@@ -278,7 +291,11 @@ class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
     # -- bulk insert -------------------------------------------------------------
     @classmethod
     def insert_many(cls, rows: Iterable[Any], batch_size: Optional[int] = None) -> int:
-        """Validate every row, then insert all of them in one transaction."""
+        """Validate every row, then insert all of them in one transaction; returns the count.
+
+        Rows go out as one executemany() per batch, so instances passed in do not
+        get their primary keys set (use ``save()`` when the ids are needed).
+        """
         return run(cls._insert_many_steps(rows, batch_size), cls.backend())
 
     @classmethod
@@ -298,6 +315,12 @@ class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
         if isinstance(rows, (dict, BaseModel)) or not hasattr(rows, "__iter__"):
             raise TypeError(f"{cls.__name__}.insert_many() takes a list of dicts or "
                             f"{cls.__name__} instances, got {type(rows).__name__}")
+        packing = speedups.module("packing")
+        if packing is not None and type(rows) is list:
+            # Compiled check of the common case (complete instances); else the loop below.
+            complete = packing.check_records(cls, rows, frozenset(cls.__ar_meta__().field_names))
+            if complete is not None:
+                return complete
         out = []
         for i, row in enumerate(rows):
             if isinstance(row, cls):
@@ -330,6 +353,15 @@ class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
         if meta.autoincrement and all(r.get(meta.pk_names[0]) is None for r in records):
             columns = [c for c in columns if not c.primary_key]
         codecs = [(c.name, c.codec(dialect)[0]) for c in columns]
+        packing = speedups.module("packing")
+        if packing is not None and not any(c.kind == "json" for c in columns):
+            # Converted and bound column by column when the statement runs; a JSON value
+            # can fail to convert, so those rows are converted here as on the pure path.
+            params = packing.PackedRows(records, [n for n, _ in codecs], [f for _, f in codecs])
+            q = dialect.quote
+            sql = (f"INSERT INTO {q(meta.table)} ({', '.join(q(c.column) for c in columns)}) "
+                   f"VALUES ({', '.join([dialect.placeholder] * len(columns))})")
+            return sql, params
         params = []
         for values in records:
             params.append(tuple(
@@ -352,8 +384,17 @@ class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
         if self.is_new_record:
             return {k: (None, v) for k, v in values.items() if v is not None}
         original = getattr(self, "_ar_original", None) or {}
-        return {k: (None if old is _UNLOADED else old, values.get(k))
-                for k, old in original.items() if old is _UNLOADED or old != values.get(k)}
+        changes = {k: (None if old is _UNLOADED else old, values.get(k))
+                   for k, old in original.items() if old is _UNLOADED or old != values.get(k)}
+        snapshot = getattr(self, "_ar_json", None)
+        if snapshot:
+            # JSON values mutated in place: compare with the text last read or written.
+            for name, stored in snapshot.items():
+                if name not in original and name in values:
+                    old = json.loads(stored) if isinstance(stored, (str, bytes)) else stored
+                    if old != _as_json(values[name]):
+                        changes[name] = (old, values[name])
+        return changes
 
     @property
     def is_dirty(self) -> bool:
@@ -385,6 +426,11 @@ class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
     def _mark_saved(self) -> None:
         _set(self, "_ar_persisted", PERSISTED if self.is_new_record else self._ar_persisted)
         _set(self, "_ar_original", None)
+        meta = type(self).__ar_meta__()
+        if meta.json_names:
+            values = self.__dict__
+            _set(self, "_ar_json", {n: json_dumps(values[n]) for n in meta.json_names
+                                    if n in values and values[n] is not None} or None)
 
     def _pk_value(self, original: bool = False) -> tuple:
         meta = type(self).__ar_meta__()
@@ -413,19 +459,24 @@ class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
         original = getattr(self, "_ar_original", None)
         _set(clone, "_ar_original", (_copy.deepcopy(original) if deep else dict(original))
              if original else None)
+        snapshot = getattr(self, "_ar_json", None)
+        _set(clone, "_ar_json", dict(snapshot) if snapshot else None)
 
     def __getstate__(self) -> dict:
         state = super().__getstate__()
         state["_ar_persisted"] = not self.is_new_record
         state["_ar_original"] = getattr(self, "_ar_original", None)
+        state["_ar_json"] = getattr(self, "_ar_json", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         persisted = state.pop("_ar_persisted", False)
         original = state.pop("_ar_original", None)
+        snapshot = state.pop("_ar_json", None)
         super().__setstate__(state)
         _set(self, "_ar_persisted", PERSISTED if persisted else None)
         _set(self, "_ar_original", original)
+        _set(self, "_ar_json", snapshot)
 
     # -- hooks -------------------------------------------------------------------
     def before_save(self) -> None:
@@ -478,13 +529,22 @@ class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
                 changed = set()
             else:
                 where = cls._pk_condition(self._pk_value(original=True))
+                where, expected, version_ci = locking.guard(self, where)
+                if version_ci is not None:
+                    changes[version_ci.name] = (expected, locking.next_version(expected))
                 query = cls.query().where(where)
                 assignments = [(meta.by_name[name], new) for name, (_, new) in changes.items()]
                 sql, params = query._compile_update(assignments, dialect)
                 result = yield Execute(sql, params)
                 affected = result.rowcount
                 changed = set(changes)
+                if version_ci is not None:
+                    if affected == 0:
+                        raise locking.stale(self, "save", expected)
+                    self.__dict__[version_ci.name] = changes[version_ci.name][1]
         self._mark_saved()
+        if _identity.in_use:
+            _identity.remember(self)
         self._forget_stale_relations(changed)
         self.after_save()
         return affected
@@ -509,9 +569,14 @@ class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
             raise errors.DatabaseError(f"cannot delete a {cls.__name__} that was never saved")
         self.before_delete()
         dialect = cls.backend().dialect
-        sql, params = cls.query().where(cls._pk_condition(self._pk_value(original=True)))._compile_delete(dialect)
+        where, expected, version_ci = locking.guard(self, cls._pk_condition(self._pk_value(original=True)))
+        sql, params = cls.query().where(where)._compile_delete(dialect)
         result = yield Execute(sql, params)
+        if version_ci is not None and result.rowcount == 0:
+            raise locking.stale(self, "delete", expected)
         _set(self, "_ar_persisted", None)
+        if _identity.in_use:
+            _identity.forget(self)
         self.after_delete()
         return result.rowcount
 
@@ -524,14 +589,23 @@ class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
         if self.is_new_record:
             raise errors.RecordNotFound(f"cannot reload a {cls.__name__} that was never saved")
         pk = self._pk_value(original=True)
-        fresh = yield from cls.query().where(cls._pk_condition(pk))._first_steps(order=False)
+        fresh = yield from cls.query().option(identity_map=False).where(
+            cls._pk_condition(pk))._first_steps(order=False)
         if fresh is None:
             raise errors.RecordNotFound(f"{cls.__name__} with primary key {pk!r} no longer exists")
         _set(self, "__dict__", fresh.__dict__)
         _set(self, "__pydantic_fields_set__", set(fresh.__dict__))
         _set(self, "_ar_original", None)
         _set(self, "_ar_relations", None)
+        _set(self, "_ar_json", getattr(fresh, "_ar_json", None))
+        if _identity.in_use:
+            _identity.remember(self, replace=False)
         return self
+
+
+def _as_json(value: Any) -> Any:
+    """A JSON field's value in plain JSON form (dicts, lists...), for comparing."""
+    return json.loads(json_dumps(value))
 
 
 def _to_db(ci: Any, value: Any, dialect: Any) -> Any:

@@ -5,7 +5,6 @@ may refer to each other across modules in any order.
 """
 from __future__ import annotations
 
-import enum
 import re
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -62,6 +61,7 @@ class ModelMeta:
                 enum_type=inner if kind == F.ENUM else None,
                 has_default=not info.is_required(),
                 ddl_override=mapping.get(name) or mapping.get(column),
+                version=bool(spec and spec.version),
             )
             self.columns.append(ci)
         unknown = set(mapping) - {c.name for c in self.columns} - {c.column for c in self.columns}
@@ -77,6 +77,20 @@ class ModelMeta:
         self.autoincrement = len(pk) == 1 and pk[0].kind == F.INT
         self.field_names: tuple[str, ...] = tuple(self.by_name)
         self.pk_names: tuple[str, ...] = tuple(c.name for c in pk)
+        self.json_names: tuple[str, ...] = tuple(c.name for c in self.columns if c.kind == F.JSON)
+        self.version_column: Optional[ColumnInfo] = self._version_column()
+
+    def _version_column(self) -> Optional[ColumnInfo]:
+        """The optimistic-locking counter (``Field(version=True)``), checked once here."""
+        versions = [c for c in self.columns if c.version]
+        if len(versions) > 1:
+            raise ConfigurationError(f"{self.model.__name__} has several version fields "
+                                     f"{[c.name for c in versions]}; use one")
+        if versions and (versions[0].kind != F.INT or versions[0].primary_key):
+            raise ConfigurationError(f"{self.model.__name__}.{versions[0].name}: a version field "
+                                     "must be a non-key int, e.g. version: int = Field(default=0, "
+                                     "version=True)")
+        return versions[0] if versions else None
 
     def column(self, name: str) -> ColumnInfo:
         """Look up a field by attribute name (or column name); clear error otherwise."""
@@ -122,7 +136,3 @@ class ModelMeta:
 
     def drop_table_sql(self, dialect: "Dialect", if_exists: bool = True) -> str:
         return f"DROP TABLE {'IF EXISTS ' if if_exists else ''}{dialect.quote(self.table)}"
-
-
-def enum_values(enum_type: type) -> list:
-    return [m.value for m in enum_type] if issubclass(enum_type, enum.Enum) else []

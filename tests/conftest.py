@@ -31,14 +31,34 @@ class StatementCounter:
 
 
 @pytest.fixture
-def backend(tmp_path):
-    """A file-backed SQLite database configured as every model's default."""
+def sqlite_backend(tmp_path):
+    """A file-backed SQLite database configured as every model's default (SQLite-only tests)."""
     db = SQLiteBackend(str(tmp_path / "test.db"))
     previous = _Config.default_backend
     ActiveRecord.configure(db)
     yield db
     db.close()
     _Config.default_backend = previous
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request, tmp_path):
+    """The default backend for a test, once per database: file SQLite, then PostgreSQL.
+
+    PostgreSQL runs when ACTIVERECORD_TEST_POSTGRES_DSN points at a server (start one
+    with ``bash .ci/postgres.sh pytest ...``); each test gets its own empty schema.
+    """
+    if request.param == "sqlite":
+        yield request.getfixturevalue("sqlite_backend")
+        return
+    from postgres_support import postgres_schema_backend
+    with postgres_schema_backend() as db:
+        previous = _Config.default_backend
+        ActiveRecord.configure(db)
+        try:
+            yield db
+        finally:
+            _Config.default_backend = previous
 
 
 @pytest.fixture

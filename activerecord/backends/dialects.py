@@ -10,6 +10,7 @@ import datetime as _dt
 import decimal
 import enum
 import json
+import re
 import uuid
 from typing import Any, Callable, Optional
 
@@ -70,6 +71,45 @@ class Dialect:
         """``lhs IN`` a list too long to inline, as a single bound parameter."""
         raise NotImplementedError
 
+    def limit_offset(self, compiler: Any, limit: Optional[int], offset: Optional[int]) -> str:
+        """`` LIMIT ? OFFSET ?`` (SQLite needs a LIMIT, -1 = none, before any OFFSET)."""
+        sql = f" LIMIT {compiler.param(-1 if limit is None else int(limit), None)}"
+        if offset is not None:
+            sql += f" OFFSET {compiler.param(int(offset), None)}"
+        return sql
+
+    def raw_fragment(self, text: str) -> str:
+        """A user's SQL fragment (``where('age > ?', 18)``) in this dialect's placeholders."""
+        return text
+
+    # -- EXPLAIN ---------------------------------------------------------------------
+    explain_prefix = "EXPLAIN QUERY PLAN "
+
+    def full_scan_table(self, detail: str) -> Optional[str]:
+        """The table a plan line reads row by row without an index, else None."""
+        match = _SQLITE_SCAN.match(detail)
+        if match and "USING" not in match.group(2):
+            return match.group(1)
+        return None
+
+    def plan_text(self, rows: list) -> str:
+        """EXPLAIN QUERY PLAN rows (id, parent, notused, detail) as an indented tree."""
+        children: dict[int, list] = {}
+        for row in rows:
+            children.setdefault(row[1], []).append(row)
+        lines = ["QUERY PLAN"]
+
+        def walk(parent: int, depth: int) -> None:
+            for row in children.get(parent, []):
+                lines.append("  " * depth + "|--" + row[-1])
+                walk(row[0], depth + 1)
+
+        walk(0, 0)
+        return "\n".join(lines)
+
+
+_SQLITE_SCAN = re.compile(r"^SCAN (?:TABLE )?(\S+)(.*)$")
+
 
 def _enum_converters(enum_type: type) -> tuple[Converter, Converter]:
     def to_db(v: Any) -> Any:
@@ -122,8 +162,18 @@ class SQLiteDialect(Dialect):
     def in_many(self, compiler: Any, lhs: str, op: str, values: list) -> str:
         if any(isinstance(v, (bytes, bytearray, memoryview)) for v in values):
             raise ValueError(f"an IN list of {len(values)} blobs is too long; split it")
-        compiler.params.append(json.dumps(values))
-        return f"{lhs} {op} (SELECT value FROM json_each({self.placeholder}))"
+        # json_each cuts a string at a NUL character: bind such values one by one.
+        with_nul = [v for v in values if isinstance(v, str) and "\x00" in v]
+        if not with_nul:
+            compiler.params.append(json.dumps(values))
+            return f"{lhs} {op} (SELECT value FROM json_each({self.placeholder}))"
+        if len(with_nul) > self.max_inline_in:
+            raise ValueError(f"an IN list with {len(with_nul)} strings containing NUL "
+                             "characters is too long; split it")
+        compiler.params.append(json.dumps([v for v in values if not (isinstance(v, str) and "\x00" in v)]))
+        compiler.params.extend(with_nul)
+        rows = ", ".join([f"({self.placeholder})"] * len(with_nul))
+        return f"{lhs} {op} (SELECT value FROM json_each({self.placeholder}) UNION ALL VALUES {rows})"
     placeholder = "?"
     max_variables = 32766
     ddl_types = {

@@ -6,20 +6,33 @@ query can be kept and reused. Terminals are written once as step generators
 """
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 import pydantic
 
 from .. import errors
+from .. import identity as _identity
 from ..execution import Execute, Steps, run
 from ..hydrate import Row, hydrate_records
 from .compiler import BindSlot, Compiler, SelectItem
-from .expressions import Alias, Column, Func, Node, Ordering, Raw
+from .expressions import Alias, Column, FieldName, Func, Node, Ordering, Raw
 
 if TYPE_CHECKING:
     from ..fields import ColumnInfo
 
 _JOIN_KINDS = {"INNER": "JOIN", "LEFT": "LEFT JOIN"}
+
+
+def _cacheable(terminal: Any) -> Any:
+    """Serve a terminal's SELECTs through the query cache when ``cache(ttl=...)`` is set."""
+    def steps(self: "ActiveQuery", *args: Any) -> Steps:
+        if "cache_ttl" in self._options:
+            from ..cache import cached_steps
+            return cached_steps(terminal(self, *args), self._options["cache_ttl"])
+        return terminal(self, *args)
+    steps.__name__, steps.__doc__ = terminal.__name__, terminal.__doc__
+    return steps
 _SET_OPS = ("UNION", "UNION ALL", "INTERSECT", "EXCEPT")
 
 
@@ -102,7 +115,16 @@ class ActiveQuery:
 
     # -- builders --------------------------------------------------------------------
     def select(self, *columns: Any) -> "ActiveQuery":
-        return self._clone(_select=tuple(self._column(c) for c in columns))
+        return self._clone(_select=tuple(self._named_args(self._column(c)) for c in columns))
+
+    def _named_args(self, node: Node) -> Node:
+        """``Sum('total')`` -> ``Sum(Model.c.total)`` now, so the result keeps the field's type."""
+        inner = node.inner if isinstance(node, Alias) else node
+        if not isinstance(inner, Func) or not any(isinstance(a, FieldName) for a in inner.args):
+            return node
+        resolved = copy.copy(inner)
+        resolved.args = [self._column(a.name) if isinstance(a, FieldName) else a for a in inner.args]
+        return Alias(resolved, node.alias) if isinstance(node, Alias) else resolved
 
     def where(self, condition: Any = None, *params: Any, **equals: Any) -> "ActiveQuery":
         """AND a condition: an expression, a dict of field values, or ``field=value``."""
@@ -200,6 +222,11 @@ class ActiveQuery:
         return self.option(preload_siblings=flag)
 
     def cache(self, ttl: Optional[float] = 60.0) -> "ActiveQuery":
+        """Cache results for ``ttl`` seconds (None: until a write); writes invalidate; 0 turns off."""
+        from ..cache import check_ttl
+        ttl = check_ttl(ttl)
+        if ttl == 0:
+            return self._clone(_options={k: v for k, v in self._options.items() if k != "cache_ttl"})
         return self.option(cache_ttl=ttl)
 
     # -- compiling -------------------------------------------------------------------
@@ -254,9 +281,10 @@ class ActiveQuery:
         sql, params, shape = self._executable()
         return (yield from self._rows_steps(sql, params, shape))
 
+    @_cacheable
     def _rows_steps(self, sql: str, params: Any, shape: "Shape") -> Steps:
         result = yield Execute(sql, params)
-        records = shape.build(result.fetchall(), self)
+        records = shape.build(result, self)
         if self._includes and records and shape.plan is not None:
             from ..relations import preload_steps
             yield from preload_steps(self.model, records, self._includes)
@@ -278,6 +306,7 @@ class ActiveQuery:
                 f"{self.model.__name__}: more than one record matches {self.to_sql()[0]}")
         return rows[0]
 
+    @_cacheable
     def _count_steps(self) -> Steps:
         dialect = self._dialect()
         c = Compiler(dialect)
@@ -286,16 +315,19 @@ class ActiveQuery:
             inner = c.select(self)
             sql = f"SELECT COUNT(*) FROM ({inner}) AS {c.quote('ar_count')}"
         else:
-            sql = c.select(self, columns_sql="COUNT(*)")
+            # ORDER BY is meaningless for a count (and an error on PostgreSQL).
+            sql = c.select(self._clone(_order=()), columns_sql="COUNT(*)")
         result = yield Execute(sql, c.params)
         return result.fetchone()[0]
 
+    @_cacheable
     def _exists_steps(self) -> Steps:
         c = Compiler(self._dialect())
         sql = c.select(self._clone(_order=(), _limit=1, _offset=self._offset), columns_sql="1")
         result = yield Execute(sql, c.params)
         return result.fetchone() is not None
 
+    @_cacheable
     def _scalar_steps(self) -> Steps:
         sql, params, shape = self._executable()
         result = yield Execute(sql, params)
@@ -304,6 +336,7 @@ class ActiveQuery:
             return None
         return shape.convert_value(0, row[0])
 
+    @_cacheable
     def _aggregate_steps(self) -> Steps:
         sql, params, shape = self._executable()
         result = yield Execute(sql, params)
@@ -485,12 +518,27 @@ class Shape:
             resolved.append((name, plan, indexes))
         return cls(None, items, resolved, converters)
 
-    def build(self, rows: list, query: ActiveQuery, track_siblings: Optional[bool] = None) -> list:
+    def build(self, rows: Any, query: ActiveQuery, track_siblings: Optional[bool] = None) -> list:
+        """Rows (a list of tuples, or a backend result) as records or ``Row``s.
+
+        A result that can ``hydrate`` (the compiled SQLite path) builds the records
+        straight from its columns; any other result is read with ``fetchall()``.
+        """
+        hydrate = None
+        if type(rows) is not list:
+            hydrate = getattr(rows, "hydrate", None) if self.plan is not None else None
+            if hydrate is None:
+                rows = rows.fetchall()
         if self.plan is not None:
             if track_siblings is None:
                 track_siblings = self.plan.model._has_relations() and \
                     query._options.get("preload_siblings", True)
-            records = hydrate_records(self.plan, rows, track_siblings)
+            if hydrate is not None:
+                records = hydrate(self.plan, track_siblings)
+            else:
+                records = hydrate_records(self.plan, rows, track_siblings)
+            if _identity.in_use and not self.plan.partial:
+                records = _identity.merge(records, query)
             if query._options.get("strict_loading"):
                 from ..relations import mark_strict
                 mark_strict(records)

@@ -42,6 +42,13 @@ class Compiler:
         self.dialect = dialect
         self.params: list[Any] = []
         self.has_binds = False
+        self.scope: Optional["ActiveQuery"] = None   # the query whose names are being rendered
+
+    def resolve_name(self, name: str) -> Node:
+        """The column a string names (``Sum('total')``) in the query being compiled."""
+        if self.scope is None:
+            raise ValueError(f"field name {name!r} used outside a query")
+        return self.scope._column(name)
 
     def quote(self, identifier: str) -> str:
         return self.dialect.quote(identifier)
@@ -110,6 +117,7 @@ class Compiler:
 
     def select(self, query: "ActiveQuery", items: Optional[list] = None,
                columns_sql: Optional[str] = None) -> str:
+        outer_scope, self.scope = self.scope, query
         if columns_sql is None:
             items = items if items is not None else self.select_items(query)
             columns_sql = ", ".join(node.sql(self) for node, _ in items)
@@ -126,6 +134,7 @@ class Compiler:
             parts.append(f" {op} ")
             parts.append(self.select(other.unordered()))
         self._order_limit(parts, query)
+        self.scope = outer_scope
         return "".join(parts)
 
     def _where(self, parts: list, wheres: tuple) -> None:
@@ -136,13 +145,15 @@ class Compiler:
                 parts.append(" WHERE " + " AND ".join(w.sql(self) for w in wheres))
 
     def _order_limit(self, parts: list, query: "ActiveQuery") -> None:
-        if query._order:
+        if query._order and query._set_ops:
+            # A compound select is ordered by its output columns, named without a table.
+            parts.append(" ORDER BY " + ", ".join(
+                f"{self.quote(o.inner.column_info.column)} {o.direction}"
+                if isinstance(o.inner, Column) else o.sql(self) for o in query._order))
+        elif query._order:
             parts.append(" ORDER BY " + ", ".join(o.sql(self) for o in query._order))
         if query._limit is not None or query._offset is not None:
-            limit = -1 if query._limit is None else query._limit
-            parts.append(f" LIMIT {self.param(int(limit), None)}")
-            if query._offset is not None:
-                parts.append(f" OFFSET {self.param(int(query._offset), None)}")
+            parts.append(self.dialect.limit_offset(self, query._limit, query._offset))
 
     def update(self, query: "ActiveQuery", assignments: list[tuple["ColumnInfo", Any]]) -> str:
         meta = query.model.__ar_meta__()
@@ -159,6 +170,7 @@ class Compiler:
 
     def _restrict(self, parts: list, query: "ActiveQuery", meta: Any) -> None:
         """WHERE for a bulk write; joins/limits go through a primary-key subquery."""
+        self.scope = query
         if query._joins or query._limit is not None or query._offset is not None or query._group_by:
             pk = meta.primary_key
             key_cols = ", ".join(self.column(query.model, ci) for ci in pk)

@@ -1,10 +1,7 @@
 """``query.explain()``: the database's plan for a query, readable and checkable."""
 from __future__ import annotations
 
-import re
 from typing import Any, Iterator, Optional
-
-_SCAN = re.compile(r"^SCAN (?:TABLE )?(\S+)(.*)$")
 
 
 class QueryPlan:
@@ -16,11 +13,11 @@ class QueryPlan:
 
     def to_sql(self) -> tuple[str, tuple]:
         sql, params = self.query.to_sql()
-        return "EXPLAIN QUERY PLAN " + sql, params
+        return self.query._dialect().explain_prefix + sql, params
 
     @property
     def rows(self) -> list[tuple]:
-        """The raw EXPLAIN QUERY PLAN rows: (id, parent, notused, detail)."""
+        """The raw EXPLAIN rows (SQLite: (id, parent, notused, detail); PostgreSQL: lines)."""
         if self._rows is None:
             self._rows = self.query.model.backend().execute(self).fetchall()
         return self._rows
@@ -33,12 +30,12 @@ class QueryPlan:
     def full_scans(self) -> list[str]:
         """Tables read row by row without any index."""
         tables = self._table_names()
+        full_scan_table = self.query._dialect().full_scan_table
         scans = []
         for detail in self.details:
-            match = _SCAN.match(detail)
-            if match and "USING" not in match.group(2) and match.group(1) in tables:
-                if match.group(1) not in scans:
-                    scans.append(match.group(1))
+            table = full_scan_table(detail)
+            if table in tables and table not in scans:
+                scans.append(table)
         return scans
 
     def _table_names(self) -> set[str]:
@@ -53,18 +50,7 @@ class QueryPlan:
         return iter(self.rows)
 
     def __str__(self) -> str:
-        children: dict[int, list] = {}
-        for row in self.rows:
-            children.setdefault(row[1], []).append(row)
-        lines = ["QUERY PLAN"]
-
-        def walk(parent: int, depth: int) -> None:
-            for row in children.get(parent, []):
-                lines.append("  " * depth + "|--" + row[-1])
-                walk(row[0], depth + 1)
-
-        walk(0, 0)
-        return "\n".join(lines)
+        return self.query._dialect().plan_text(self.rows)
 
     def __repr__(self) -> str:
         return f"<QueryPlan {self.to_sql()[0]!r}>"

@@ -76,13 +76,13 @@ class Expr(Node):
         return Arith(self, "/", as_node(other, self))
 
     def is_in(self, values: Iterable[Any]) -> "Expr":
-        if isinstance(values, Node):
-            return InSubquery(self, values, negate=False)
+        if _is_subquery(values):
+            return InSubquery(self, values, negate=False)  # type: ignore[arg-type]
         return InList(self, list(values), negate=False)
 
     def not_in(self, values: Iterable[Any]) -> "Expr":
-        if isinstance(values, Node):
-            return InSubquery(self, values, negate=True)
+        if _is_subquery(values):
+            return InSubquery(self, values, negate=True)  # type: ignore[arg-type]
         return InList(self, list(values), negate=True)
 
     def like(self, pattern: Any) -> "Compare":
@@ -115,6 +115,12 @@ class Expr(Node):
         return "expr"
 
 
+def _is_subquery(values: Any) -> bool:
+    """A node or a query (``ActiveQuery`` renders itself with ``sql(compiler)``)."""
+    return isinstance(values, Node) or (callable(getattr(values, "sql", None))
+                                        and hasattr(values, "_compile_select"))
+
+
 def as_node(value: Any, column_hint: Optional[Node]) -> Node:
     if isinstance(value, Node):
         return value
@@ -144,6 +150,28 @@ class Column(Expr):
 
     def __repr__(self) -> str:
         return f"{self.model.__name__}.c.{self.column_info.name}"
+
+
+class FieldName(Expr):
+    """A field named by a string inside an aggregate (``Sum('total')``).
+
+    Resolved against the query it is compiled in, so ``'Order.total'`` works in joins.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @property
+    def label(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+    def sql(self, c: "Compiler") -> str:
+        return c.resolve_name(self.name).sql(c)
+
+    def __repr__(self) -> str:
+        return f"FieldName({self.name!r})"
 
 
 class Param(Expr):
@@ -331,11 +359,19 @@ class Func(Expr):
         return None
 
 
-class Count(Func):
+class Aggregate(Func):
+    """An aggregate over a column given as ``Model.c.x`` or by name (``'x'``)."""
+
+    def __init__(self, *args: Any, distinct: bool = False):
+        super().__init__(*[FieldName(a) if isinstance(a, str) else a for a in args],
+                         distinct=distinct)
+
+
+class Count(Aggregate):
     fn_name = "COUNT"
 
 
-class _TypedAggregate(Func):
+class _TypedAggregate(Aggregate):
     @property
     def result_column(self) -> Optional["ColumnInfo"]:
         arg = self.args[0] if self.args else None
@@ -352,7 +388,7 @@ class Sum(_TypedAggregate):
         return col if col is not None and col.kind in ("float", "decimal") else None
 
 
-class Avg(Func):
+class Avg(Aggregate):
     fn_name = "AVG"
 
 
@@ -375,4 +411,4 @@ class Raw(Expr):
     def sql(self, c: "Compiler") -> str:
         for p in self.params:
             c.params.append(p)
-        return self.text
+        return c.dialect.raw_fragment(self.text)
