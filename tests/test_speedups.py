@@ -93,10 +93,10 @@ class FastPost(ActiveRecord):
 
 
 @pytest.fixture
-def fast_db(backend):
+def fast_db(sqlite_backend):
     FastUser.create_table()
     FastPost.create_table()
-    return backend
+    return sqlite_backend
 
 
 @needs_speedups
@@ -251,7 +251,8 @@ def test_c_cursor_fetch_interface(pair):
         cur.fetchone()
 
 
-def test_backend_errors_are_translated_the_same(backend, tmp_path):
+def test_backend_errors_are_translated_the_same(sqlite_backend, tmp_path):
+    backend = sqlite_backend
     backend.execute("CREATE TABLE u (a TEXT UNIQUE)")
     backend.execute("INSERT INTO u VALUES ('x')")
     with pytest.raises(IntegrityError) as info:
