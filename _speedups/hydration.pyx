@@ -7,6 +7,7 @@ psycopg, cached results). Same API, same instances, same values and types.
 include "records.pxi"
 
 from cpython.list cimport PyList_GET_SIZE
+from cpython.dict cimport PyDict_Size
 
 
 cdef tuple _converter_array(object plan, Py_ssize_t ncols):
@@ -39,6 +40,7 @@ def hydrate_records(plan, rows, bint track_siblings):
     cdef dict values
     cdef object seq, v, fn, snapshot
     persisted = _persisted_for(out, track_siblings)
+    shared = _shared_fields(m)
     for row in rows:
         if type(row) is tuple or type(row) is list:
             seq = row
@@ -56,7 +58,8 @@ def hydrate_records(plan, rows, bint track_siblings):
                     if fn is not None:
                         v = fn(v)
                 PyDict_SetItem(values, names[j], v)
-        out.append(m.make(values, persisted, snapshot))
+        out.append(m.make(values, shared if PyDict_Size(values) == ncols else _LoadedFields(values),
+                          persisted, snapshot))
     if track_siblings and PyList_GET_SIZE(out) < 2:
         persisted.siblings = None
     return out

@@ -10,6 +10,9 @@ exactly the values the pure path would have built.
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.ref cimport Py_INCREF
 
+cdef extern from "Python.h":
+    object PyObject_GenericGetDict(object o, void* context)
+
 
 cdef class PackedRows:
     """A read-only sequence of parameter tuples, computed on demand from records."""
@@ -73,11 +76,22 @@ def check_records(cls, list rows, frozenset fields):
     """
     cdef list out = []
     cdef dict values
+    cdef tuple names = tuple(fields)
     for row in rows:
         if type(row) is not cls:
             return None
-        values = row.__dict__
-        if not fields.issubset(values):
-            return None
+        values = PyObject_GenericGetDict(row, NULL)   # row.__dict__, minus __getattr__ hooks
+        for name in names:      # a membership test per field: no temporary set per row
+            if name not in values:
+                return None
         out.append(values)
     return out
+
+
+def all_missing(list records, str name):
+    """True when no record has a value (missing or None) for ``name``."""
+    cdef dict values
+    for values in records:
+        if values.get(name) is not None:
+            return False
+    return True

@@ -25,10 +25,11 @@ from cpython.long cimport PyLong_FromLongLong
 from cpython.float cimport PyFloat_FromDouble, PyFloat_AS_DOUBLE
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM, PyTuple_GET_SIZE
 from cpython.list cimport PyList_GET_SIZE
-from cpython.ref cimport Py_INCREF
+from cpython.dict cimport PyDict_Size
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 from libc.string cimport strcmp, strlen
 from libc.limits cimport INT_MAX
-from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
@@ -45,7 +46,6 @@ from cpython.datetime cimport (import_datetime, datetime_new, PyDateTime_CheckEx
                                PyDateTime_DATE_GET_HOUR, PyDateTime_DATE_GET_MINUTE,
                                PyDateTime_DATE_GET_SECOND, PyDateTime_DATE_GET_MICROSECOND,
                                datetime_tzinfo)
-from libc.stdio cimport snprintf
 
 import_datetime()
 
@@ -55,6 +55,8 @@ cdef extern from "sqlite3.h" nogil:
     ctypedef long long sqlite3_int64
     ctypedef void (*sqlite3_destructor_type)(void*)
     sqlite3_destructor_type SQLITE_TRANSIENT
+    sqlite3_destructor_type SQLITE_STATIC
+    int sqlite3_clear_bindings(sqlite3_stmt*)
     int SQLITE_OK, SQLITE_ROW, SQLITE_DONE, SQLITE_BUSY, SQLITE_LOCKED
     int SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL
     int SQLITE_OPEN_READWRITE, SQLITE_OPEN_CREATE, SQLITE_OPEN_URI, SQLITE_PREPARE_PERSISTENT
@@ -542,21 +544,45 @@ cdef enum:
     PACK_VALUE = 0      # bind as is
     PACK_CALL = 1       # bind to_db(value)
     PACK_DATETIME = 2   # naive datetime formatted in C (verified equal to to_db)
+    PACK_INT = 3        # to_db is int: an exact int or bool binds as the integer it is
 
 cdef object _format_datetime(object v):
     cdef char buf[40]
-    cdef int n, us = PyDateTime_DATE_GET_MICROSECOND(v)
-    if us:
-        n = snprintf(buf, 40, "%04d-%02d-%02d %02d:%02d:%02d.%06d",
-                     PyDateTime_GET_YEAR(v), PyDateTime_GET_MONTH(v), PyDateTime_GET_DAY(v),
-                     PyDateTime_DATE_GET_HOUR(v), PyDateTime_DATE_GET_MINUTE(v),
-                     PyDateTime_DATE_GET_SECOND(v), us)
-    else:
-        n = snprintf(buf, 40, "%04d-%02d-%02d %02d:%02d:%02d",
-                     PyDateTime_GET_YEAR(v), PyDateTime_GET_MONTH(v), PyDateTime_GET_DAY(v),
-                     PyDateTime_DATE_GET_HOUR(v), PyDateTime_DATE_GET_MINUTE(v),
-                     PyDateTime_DATE_GET_SECOND(v))
+    cdef int n = _format_datetime_into(v, buf)
     return PyUnicode_DecodeUTF8(buf, n, NULL)
+
+
+cdef inline void _put_digits(char* p, int value, int width) noexcept:
+    """``value`` as exactly ``width`` decimal digits, zero-padded (value < 10**width)."""
+    cdef int i
+    for i in range(width - 1, -1, -1):
+        p[i] = <char>(c'0' + value % 10)
+        value //= 10
+
+
+cdef int _format_datetime_into(object v, char* buf) noexcept:
+    """'YYYY-MM-DD HH:MM:SS[.ffffff]' of a datetime into ``buf`` (40 bytes); the length.
+
+    Written digit by digit: snprintf costs more than the rest of binding a row. Every
+    field is in range by construction (year 1..9999), so the widths are exact.
+    """
+    cdef int us = PyDateTime_DATE_GET_MICROSECOND(v)
+    _put_digits(buf, PyDateTime_GET_YEAR(v), 4)
+    buf[4] = c'-'
+    _put_digits(buf + 5, PyDateTime_GET_MONTH(v), 2)
+    buf[7] = c'-'
+    _put_digits(buf + 8, PyDateTime_GET_DAY(v), 2)
+    buf[10] = c' '
+    _put_digits(buf + 11, PyDateTime_DATE_GET_HOUR(v), 2)
+    buf[13] = c':'
+    _put_digits(buf + 14, PyDateTime_DATE_GET_MINUTE(v), 2)
+    buf[16] = c':'
+    _put_digits(buf + 17, PyDateTime_DATE_GET_SECOND(v), 2)
+    if not us:
+        return 19
+    buf[19] = c'.'
+    _put_digits(buf + 20, us, 6)
+    return 26
 
 
 _DATETIME_PROBES = (_datetime(2024, 2, 29, 13, 5, 9), _datetime(1, 1, 1, 0, 0, 0, 7),
@@ -567,6 +593,8 @@ cdef int _pack_kind(object to_db):
     """How a column's to_db is applied; a datetime formatter proven equal runs in C."""
     if to_db is None:
         return PACK_VALUE
+    if to_db is int:
+        return PACK_INT
     try:
         for probe in _DATETIME_PROBES:
             if to_db(probe) != _format_datetime(probe):
@@ -576,15 +604,83 @@ cdef int _pack_kind(object to_db):
     return PACK_DATETIME
 
 
-cdef int _bind_packed(Statement stmt, dict record, tuple names, int* kinds, tuple to_dbs) except -1:
+cdef class _PackedBinds:
+    """Memory that values of one packed executemany are bound from without copying.
+
+    Text is bound SQLITE_STATIC (SQLite keeps a pointer instead of a copy), so what it
+    points at must outlive the step: each column's current str is held here (a busy
+    wait releases the GIL, so a record could be changed meanwhile), and formatted
+    datetimes go to a per-column buffer. ``done()`` clears the bindings before any of
+    it is released.
+    """
+    cdef PyObject** held      # one owned str per column, or NULL
+    cdef char* text           # 32 bytes per column for formatted datetimes
+    cdef Py_ssize_t n
+    cdef Statement stmt
+
+    def __dealloc__(self):
+        self.done()
+
+    cdef int setup(self, Statement stmt, Py_ssize_t n) except -1:
+        self.stmt = stmt
+        self.n = n
+        self.held = <PyObject**>PyMem_Calloc(n + 1, sizeof(PyObject*))
+        self.text = <char*>PyMem_Malloc(32 * (n + 1))
+        if self.held == NULL or self.text == NULL:
+            raise MemoryError()
+        return 0
+
+    cdef void hold(self, Py_ssize_t j, object v) noexcept:
+        cdef PyObject* old = self.held[j]
+        Py_INCREF(v)
+        self.held[j] = <PyObject*>v
+        Py_XDECREF(old)
+
+    cdef void done(self) noexcept:
+        cdef Py_ssize_t j
+        if self.stmt is not None and self.stmt.st != NULL:
+            sqlite3_clear_bindings(self.stmt.st)
+        self.stmt = None
+        if self.held != NULL:
+            for j in range(self.n):
+                Py_XDECREF(self.held[j])
+            PyMem_Free(self.held)
+            self.held = NULL
+        if self.text != NULL:
+            PyMem_Free(self.text)
+            self.text = NULL
+
+
+cdef int _bind_packed(Statement stmt, dict record, tuple names, int* kinds, tuple to_dbs,
+                      _PackedBinds binds) except -1:
     cdef Py_ssize_t j, n = PyTuple_GET_SIZE(names)
+    cdef Py_ssize_t size
+    cdef int kind
+    cdef const char* utf8
+    cdef char* buf
     for j in range(n):
         v = record.get(names[j])
-        if v is not None and kinds[j] != PACK_VALUE:
-            if kinds[j] == PACK_DATETIME and PyDateTime_CheckExact(v) and datetime_tzinfo(v) is None:
-                v = _format_datetime(v)
+        kind = kinds[j]
+        if v is not None and kind != PACK_VALUE:
+            if kind == PACK_DATETIME and PyDateTime_CheckExact(v) and datetime_tzinfo(v) is None:
+                # The text to_db would return, formatted into this column's buffer.
+                buf = binds.text + 32 * j
+                size = _format_datetime_into(v, buf)
+                if sqlite3_bind_text(stmt.st, <int>j + 1, buf, <int>size, SQLITE_STATIC) != SQLITE_OK:
+                    raise _sqlite_error(stmt.db)
+                continue
+            if kind == PACK_INT and (type(v) is bool or type(v) is int):
+                pass    # int(v) binds the same integer as v itself
             else:
                 v = to_dbs[j](v)
+        if type(v) is str:
+            utf8 = PyUnicode_AsUTF8AndSize(v, &size)
+            if size > INT_MAX:
+                raise OverflowError("string longer than INT_MAX bytes")
+            binds.hold(j, v)
+            if sqlite3_bind_text(stmt.st, <int>j + 1, utf8, <int>size, SQLITE_STATIC) != SQLITE_OK:
+                raise _sqlite_error(stmt.db)
+            continue
         _bind_value(stmt, j + 1, v)
     return 0
 
@@ -772,6 +868,7 @@ cdef class Connection:
         cdef int rc
         cdef long rowcount
         cdef int* kinds = NULL
+        cdef _PackedBinds binds = None
         cur.conn = self
         cur.done = True
         cur.lastrowid = None
@@ -787,8 +884,10 @@ cdef class Connection:
             if packed is not None:
                 records, names, to_dbs = packed
                 kinds = _pack_kinds(to_dbs)
+                binds = _PackedBinds.__new__(_PackedBinds)
+                binds.setup(stmt, len(names))
                 for record in records:
-                    _bind_packed(stmt, record, names, kinds, to_dbs)
+                    _bind_packed(stmt, record, names, kinds, to_dbs, binds)
                     rc = _step_once(stmt)
                     if stmt.is_dml:
                         rowcount += sqlite3_changes(self.db)
@@ -803,6 +902,8 @@ cdef class Connection:
         finally:
             if kinds != NULL:
                 PyMem_Free(kinds)
+            if binds is not None:
+                binds.done()    # bindings cleared before the memory they point at goes
             stmt.release()
 
 
@@ -935,6 +1036,7 @@ cdef class Cursor:
         cdef int kind
         snapshot = None
         persisted = _persisted_for(out, track_siblings)
+        shared = _shared_fields(m)
         if not self.done and ncols != self.ncols:
             rows = self.fetchall()
             from activerecord.hydrate import hydrate_records
@@ -954,7 +1056,8 @@ cdef class Cursor:
                     PyDict_SetItem(values, names[j], raw if raw is None or fns[j] is None else fns[j](raw))
                 else:
                     PyDict_SetItem(values, names[j], _converted(stmt, <int>j, kind, fns[j]))
-            out.append(m.make(values, persisted, snapshot))
+            out.append(m.make(values, shared if PyDict_Size(values) == ncols
+                              else _LoadedFields(values), persisted, snapshot))
             self._advance()
         if track_siblings and PyList_GET_SIZE(out) < 2:
             persisted.siblings = None

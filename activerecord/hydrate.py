@@ -7,6 +7,7 @@ produces exactly the same instances.
 """
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Any, Iterable, Optional, Sequence
 
 # Pydantic's own initialiser, so defaults and default factories behave exactly as on __init__.
@@ -32,11 +33,47 @@ class Persisted:
 PERSISTED = Persisted()
 
 
+class LoadedFields(set):
+    """The field names of loaded records, ONE set shared by every record of a result.
+
+    Building a set per row is a large part of hydration's cost, so the records of one
+    result share this one. It is copy-on-write: ``ActiveRecord.__setattr__`` (and
+    copying/pickling) give the record a private plain ``set`` before pydantic adds to
+    it, so pydantic's own paths never see it mutated. Mutating it directly (through
+    ``model_fields_set``) would change every sibling, so that raises instead.
+    """
+
+    __slots__ = ()
+
+    def _shared(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("the fields set of a loaded record is shared with the other records "
+                        "of its result; assign the attribute instead of editing model_fields_set")
+
+    add = discard = remove = pop = clear = update = _shared
+    difference_update = intersection_update = symmetric_difference_update = _shared
+    __ior__ = __iand__ = __isub__ = __ixor__ = _shared
+
+    def __repr__(self) -> str:
+        return repr(set(self))
+
+    def __reduce__(self) -> Any:
+        return (set, (list(self),))
+
+
+def own_fields_set(obj: Any) -> set:
+    """The record's ``__pydantic_fields_set__`` as a private, mutable set (copy-on-write)."""
+    fields_set = obj.__pydantic_fields_set__
+    if type(fields_set) is LoadedFields:
+        fields_set = set(fields_set)
+        _set(obj, "__pydantic_fields_set__", fields_set)
+    return fields_set
+
+
 class RecordPlan:
     """How to turn rows of one select list into instances of one model."""
 
     __slots__ = ("model", "names", "converters", "partial", "private_template", "json_fields",
-                 "compiled")
+                 "compiled", "builder")
 
     def __init__(self, model: type, names: Sequence[str], from_db: Sequence[Any]):
         self.model = model
@@ -49,6 +86,7 @@ class RecordPlan:
         self.json_fields = tuple((i, n) for i, n in enumerate(self.names)
                                  if meta.by_name[n].kind == "json")
         self.compiled: Optional[dict] = None  # the compiled hydrators' per-plan data
+        self.builder: Optional[Any] = None    # the pure path's generated row loop
 
 
 def private_template(model: type) -> Optional[dict]:
@@ -76,35 +114,113 @@ def hydrate_records(plan: RecordPlan, rows: Iterable[tuple], track_siblings: boo
 
 def pure_hydrate_records(plan: RecordPlan, rows: Iterable[tuple], track_siblings: bool) -> list:
     """Build one instance per row, in pure Python."""
-    model, names, converters = plan.model, plan.names, plan.converters
-    template = plan.private_template
-    json_fields = plan.json_fields
     out: list = []
     persisted = Persisted(out) if track_siblings else PERSISTED
-    append = out.append
-    for row in rows:
-        snapshot = {n: row[i] for i, n in json_fields} if json_fields else None
-        if converters:
-            row = list(row)
-            for i, fn in converters:
-                v = row[i]
-                if v is not None:
-                    row[i] = fn(v)
-        obj = _new(model)
-        values = dict(zip(names, row))
-        _set(obj, "__dict__", values)
-        _set(obj, "__pydantic_fields_set__", set(values))
-        _set(obj, "__pydantic_extra__", None)
-        _set(obj, "__pydantic_private__", None)
-        if template is not None:
-            init_private_attributes(obj, None)
-        _set(obj, "_ar_persisted", persisted)
-        if snapshot is not None:
-            _set(obj, "_ar_json", snapshot)
-        append(obj)
+    builder = plan.builder
+    if builder is None:
+        builder = plan.builder = _row_builder(plan)
+    builder(rows, out, persisted, LoadedFields(plan.names))
     if track_siblings and len(out) < 2:
         persisted.siblings = None
     return out
+
+
+def _record_of(plan: RecordPlan, row: Any, persisted: Persisted) -> Any:
+    """One instance, the general way: rows of any length (zip semantics), any converters."""
+    json_fields = plan.json_fields
+    snapshot = {n: row[i] for i, n in json_fields} if json_fields else None
+    if plan.converters:
+        row = list(row)
+        for i, fn in plan.converters:
+            v = row[i]
+            if v is not None:
+                row[i] = fn(v)
+    obj = _new(plan.model)
+    values = dict(zip(plan.names, row))
+    _set(obj, "__dict__", values)
+    _set(obj, "__pydantic_fields_set__", LoadedFields(values))
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    if plan.private_template is not None:
+        init_private_attributes(obj, None)
+    _set(obj, "_ar_persisted", persisted)
+    if snapshot is not None:
+        _set(obj, "_ar_json", snapshot)
+    return obj
+
+
+def _slot_setter(model: type, name: str) -> Any:
+    """``f(obj, value)`` with exactly object.__setattr__'s effect, minus its lookup per call."""
+    for klass in model.__mro__:
+        descr = klass.__dict__.get(name)
+        if descr is not None:
+            if type(descr).__name__ in ("member_descriptor", "getset_descriptor"):
+                return descr.__set__    # what object.__setattr__ would find and call
+            break
+    return lambda obj, value: _set(obj, name, value)
+
+
+def _row_builder(plan: RecordPlan) -> Any:
+    """A loop specialised to the plan: unpacks each row into locals, converts, builds the record.
+
+    Generated once per plan (like dataclasses' __init__) because a dict display and
+    local variables are far cheaper per row than zip(), indexing and a converter loop.
+    It makes exactly what ``_record_of`` makes; a row of another length goes there.
+    """
+    from .backends import dialects   # the converters it can inline; imported late (cycle)
+
+    n = len(plan.names)
+    env: dict[str, Any] = {
+        "new": _new, "model": plan.model, "record_of": _record_of, "plan": plan,
+        "LoadedFields": LoadedFields, "init_private": init_private_attributes,
+        "fromisoformat": _dt.datetime.fromisoformat,
+        "set_dict": _slot_setter(plan.model, "__dict__"),
+        "set_fields": _slot_setter(plan.model, "__pydantic_fields_set__"),
+        "set_extra": _slot_setter(plan.model, "__pydantic_extra__"),
+        "set_private": _slot_setter(plan.model, "__pydantic_private__"),
+        "set_persisted": _slot_setter(plan.model, "_ar_persisted"),
+        "set_json": _slot_setter(plan.model, "_ar_json"),
+    }
+    local = [f"v{i}" for i in range(n)]
+    body = []
+    if plan.json_fields:
+        body.append("snapshot = {" + ", ".join(f"{name!r}: v{i}" for i, name in plan.json_fields) + "}")
+    for i, fn in plan.converters:
+        if i >= n:
+            continue
+        env[f"c{i}"] = fn
+        if fn is dialects._float_from_db:
+            call = f"float(v{i})"
+        elif fn is dialects._datetime_from_db:
+            call = f"fromisoformat(v{i}) if type(v{i}) is str else c{i}(v{i})"
+        else:
+            call = f"c{i}(v{i})"
+        body.append(f"if v{i} is not None: v{i} = {call}")
+    values = "{" + ", ".join(f"{name!r}: v{i}" for i, name in enumerate(plan.names)) + "}"
+    body += ["obj = new(model)",
+             f"set_dict(obj, {values})",
+             "set_fields(obj, fields_set)",
+             "set_extra(obj, None)",
+             "set_private(obj, None)"]
+    if plan.private_template is not None:
+        body.append("init_private(obj, None)")
+    body.append("set_persisted(obj, persisted)")
+    if plan.json_fields:
+        body.append("set_json(obj, snapshot)")
+    body.append("append(obj)")
+    targets = (", ".join(local) + ("," if n == 1 else "")) if n else "()"
+    source = "\n".join([
+        "def build(rows, out, persisted, fields_set):",
+        "    append = out.append",
+        "    for row in rows:",
+        "        try:",
+        f"            {targets} = row",
+        "        except (ValueError, TypeError):",
+        "            append(record_of(plan, row, persisted))",
+        "            continue",
+        *("        " + line for line in body)])
+    exec(compile(source, f"<hydrate {plan.model.__name__}>", "exec"), env)  # noqa: S102
+    return env["build"]
 
 
 def _compiled_twin() -> Any:
@@ -114,7 +230,7 @@ def _compiled_twin() -> Any:
     for name in ("hydration", "sqlite_conn"):
         mod = speedups.module(name)
         if mod is not None:
-            mod.setup(Persisted, PERSISTED, init_private_attributes)
+            mod.setup(Persisted, PERSISTED, init_private_attributes, LoadedFields)
     return twin
 
 

@@ -30,9 +30,10 @@ from . import identity as _identity
 from .backends.dialects import json_dumps
 from .execution import Atomic, Execute, ExecuteMany, Steps, run
 from .fields import FieldSpec
-from .hydrate import PERSISTED, RecordPlan, hydrate_records
+from .hydrate import PERSISTED, LoadedFields, RecordPlan, hydrate_records, own_fields_set
 from .query.builder import ActiveQuery
-from .query.expressions import Column
+from .query.compiler import BindSlot
+from .query.expressions import BindParam, Column, Node
 from .schema import ModelMeta, default_table_name
 
 T = TypeVar("T", bound="ActiveRecord")
@@ -278,7 +279,22 @@ class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
             mapped = _identity.lookup(cls, pk)
             if mapped is not None:
                 return mapped
+        if not isinstance(pk, (tuple, list, Node)):
+            finder = cls._pk_finder(cls.backend().dialect)
+            if finder is not None:
+                return (yield from finder.steps(pk))
         return (yield from cls.query().where(cls._pk_condition(pk))._first_steps(order=False))
+
+    @classmethod
+    def _pk_finder(cls, dialect: Any) -> Optional["_PkFinder"]:
+        """find_by_id's prepared statement for this dialect (None: use the general path)."""
+        cls.__ar_meta__()
+        key = ("find_by_id", dialect, cls.__query_class__)
+        plans = cls.__ar_plans__
+        finder = plans.get(key, _UNLOADED)  # type: ignore[union-attr]
+        if finder is _UNLOADED:
+            finder = plans[key] = _PkFinder.build(cls, dialect)  # type: ignore[index]
+        return finder
 
     @classmethod
     def find_one(cls: type[T], condition: Any = None) -> Optional[T]:
@@ -322,13 +338,14 @@ class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
             if complete is not None:
                 return complete
         out = []
+        fields = frozenset(cls.__ar_meta__().field_names)
         for i, row in enumerate(rows):
             if isinstance(row, cls):
-                missing = set(cls.__ar_meta__().field_names) - row.__dict__.keys()
-                if missing:
+                values = row.__dict__
+                if not values.keys() >= fields:
                     raise ValueError(f"{cls.__name__}.insert_many() row {i} is a partial "
-                                     f"record missing {sorted(missing)}")
-                out.append(row.__dict__)
+                                     f"record missing {sorted(fields - values.keys())}")
+                out.append(values)
             elif isinstance(row, dict):
                 unknown = [k for k in row if k not in cls.model_fields]
                 if unknown:
@@ -350,10 +367,11 @@ class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
     def _insert_params(cls, records: list[dict], dialect: Any) -> tuple[str, list[tuple]]:
         meta = cls.__ar_meta__()
         columns = meta.columns
-        if meta.autoincrement and all(r.get(meta.pk_names[0]) is None for r in records):
+        packing = speedups.module("packing")
+        if meta.autoincrement and (packing.all_missing(records, meta.pk_names[0]) if packing else
+                                   all(r.get(meta.pk_names[0]) is None for r in records)):
             columns = [c for c in columns if not c.primary_key]
         codecs = [(c.name, c.codec(dialect)[0]) for c in columns]
-        packing = speedups.module("packing")
         if packing is not None and not any(c.kind == "json" for c in columns):
             # Converted and bound column by column when the statement runs; a JSON value
             # can fail to convert, so those rows are converted here as on the pure path.
@@ -362,11 +380,7 @@ class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
             sql = (f"INSERT INTO {q(meta.table)} ({', '.join(q(c.column) for c in columns)}) "
                    f"VALUES ({', '.join([dialect.placeholder] * len(columns))})")
             return sql, params
-        params = []
-        for values in records:
-            params.append(tuple(
-                v if (v := values.get(name)) is None or to_db is None else to_db(v)
-                for name, to_db in codecs))
+        params = _pack_params(records, codecs)
         q = dialect.quote
         sql = (f"INSERT INTO {q(meta.table)} ({', '.join(q(c.column) for c in columns)}) "
                f"VALUES ({', '.join([dialect.placeholder] * len(columns))})")
@@ -401,6 +415,8 @@ class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
         return self.is_new_record or bool(self.changes)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if type(getattr(self, "__pydantic_fields_set__", None)) is LoadedFields:
+            own_fields_set(self)   # shared by a loaded result: copy before pydantic adds to it
         if name in self.__pydantic_fields__ and getattr(self, "_ar_persisted", None) is not None:
             original = getattr(self, "_ar_original", None)
             if original is None:
@@ -455,6 +471,7 @@ class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
         return clone
 
     def _copy_state_to(self, clone: Any, deep: bool) -> None:
+        own_fields_set(clone)   # model_copy(update=...) adds to the clone's set
         _set(clone, "_ar_persisted", None if self.is_new_record else PERSISTED)
         original = getattr(self, "_ar_original", None)
         _set(clone, "_ar_original", (_copy.deepcopy(original) if deep else dict(original))
@@ -464,6 +481,7 @@ class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
 
     def __getstate__(self) -> dict:
         state = super().__getstate__()
+        state["__pydantic_fields_set__"] = set(state["__pydantic_fields_set__"])
         state["_ar_persisted"] = not self.is_new_record
         state["_ar_original"] = getattr(self, "_ar_original", None)
         state["_ar_json"] = getattr(self, "_ar_json", None)
@@ -519,7 +537,7 @@ class ActiveRecord(BaseModel, metaclass=ModelMetaclass):
             if needs_id:
                 new_id = result.fetchone()[0] if dialect.insert_returning else result.lastrowid
                 values[meta.pk_names[0]] = new_id
-                self.__pydantic_fields_set__.add(meta.pk_names[0])
+                own_fields_set(self).add(meta.pk_names[0])
             affected = 1
             changed = set(values)
         else:
@@ -613,6 +631,73 @@ def _to_db(ci: Any, value: Any, dialect: Any) -> Any:
         return None
     to_db = ci.codec(dialect)[0]
     return value if to_db is None else to_db(value)
+
+
+class _PkFinder:
+    """``find_by_id`` on a single-column key: the query compiled once, bound per call.
+
+    Runs exactly what the general path runs (same SQL, one Execute through the backend,
+    the same Shape.build with identity map and strict marks), minus building and
+    compiling a query per call. Only for models whose ``query()`` and query class are
+    the stock ones: an override may add scopes that depend on the moment.
+    """
+
+    __slots__ = ("query", "sql", "params", "index", "to_db", "shape")
+
+    @classmethod
+    def build(cls, model: type, dialect: Any) -> Optional["_PkFinder"]:
+        meta = model.__ar_meta__()
+        query_class = model.__query_class__
+        stock = (getattr(model.query, "__func__", None) is ActiveRecord.query.__func__
+                 and isinstance(query_class, type) and issubclass(query_class, ActiveQuery)
+                 and all(getattr(query_class, name) is getattr(ActiveQuery, name)
+                         for name in _FINDER_METHODS))
+        if len(meta.primary_key) != 1 or not stock:
+            return None
+        query = model.query().where(Column(model, meta.primary_key[0]) == BindParam("pk")).limit(1)
+        sql, params, shape = query._compile_select(dialect)
+        slots = [i for i, p in enumerate(params) if isinstance(p, BindSlot)]
+        if len(slots) != 1 or shape.plan is None:
+            return None
+        finder = cls()
+        finder.query, finder.sql, finder.params, finder.shape = query, sql, list(params), shape
+        finder.index, finder.to_db = slots[0], params[slots[0]].to_db
+        return finder
+
+    def steps(self, pk: Any) -> Steps:
+        to_db = self.to_db
+        params = self.params.copy()
+        params[self.index] = pk if to_db is None else to_db(pk)
+        result = yield Execute(self.sql, params)
+        records = self.shape.build(result, self.query)
+        return records[0] if records else None
+
+
+# What the general find_by_id path calls on the query; overriding any keeps it general.
+_FINDER_METHODS = ("__init__", "_clone", "where", "limit", "_compile_select", "_first_steps",
+                   "_all_steps", "_rows_steps", "_executable")
+
+
+def _pack_params(records: list[dict], codecs: list) -> list[tuple]:
+    """One parameter tuple per record: each column's value through its to_db (None stays None).
+
+    Converted column by column (list comprehensions, far cheaper than a generator per
+    row); if a conversion fails, the rows are redone one by one so the error raised is
+    the one the first bad row gives, as before.
+    """
+    if codecs:
+        try:
+            columns = []
+            for name, to_db in codecs:
+                column = [values.get(name) for values in records]
+                if to_db is not None:
+                    column = [v if v is None else to_db(v) for v in column]
+                columns.append(column)
+            return list(zip(*columns))
+        except Exception:
+            pass
+    return [tuple(v if (v := values.get(name)) is None or to_db is None else to_db(v)
+                  for name, to_db in codecs) for values in records]
 
 
 def _insert_batches(sql: str, params: list, size: int) -> Steps:

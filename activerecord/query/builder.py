@@ -58,9 +58,22 @@ class ActiveQuery:
         self._compiled: Optional[tuple] = None
 
     def _clone(self, **changes: Any) -> "ActiveQuery":
+        # Every slot but _compiled, spelled out: a loop over __slots__ costs several times more
+        # on a path each builder call takes (tests/test_hot_paths.py checks none is missed).
         new = object.__new__(type(self))
-        for slot in ActiveQuery.__slots__:
-            object.__setattr__(new, slot, getattr(self, slot))
+        new.model = self.model
+        new._select = self._select
+        new._where = self._where
+        new._order = self._order
+        new._limit = self._limit
+        new._offset = self._offset
+        new._distinct = self._distinct
+        new._joins = self._joins
+        new._group_by = self._group_by
+        new._having = self._having
+        new._set_ops = self._set_ops
+        new._includes = self._includes
+        new._options = self._options
         new._compiled = None
         for key, value in changes.items():
             setattr(new, key, value)
@@ -238,9 +251,13 @@ class ActiveQuery:
         compiled = self._compiled
         if compiled is None or compiled[0] is not dialect:
             c = Compiler(dialect)
-            items = c.select_items(self)
-            sql = c.select(self, items)
-            shape = Shape.of(self.model, [item for _, item in items], dialect)
+            if self._select:
+                items = c.select_items(self)
+                sql = c.select(self, items)
+                shape = Shape.of(self.model, [item for _, item in items], dialect)
+            else:
+                columns_sql, shape = _all_columns(self.model, dialect)
+                sql = c.select(self, columns_sql=columns_sql)
             compiled = self._compiled = (dialect, sql, c.params, shape, c.has_binds)
         return compiled[1], compiled[2], compiled[3]
 
@@ -480,6 +497,20 @@ def _validate_value(model: type, ci: "ColumnInfo", value: Any) -> Any:
         raise errors.RecordInvalid(
             f"{model.__name__}.{ci.name}: invalid value {value!r} for update(): "
             f"{exc.errors()[0]['msg']}", exc) from exc
+
+
+def _all_columns(model: type, dialect: Any) -> tuple[str, "Shape"]:
+    """The default select list (every column of ``model``): its SQL and Shape, built once."""
+    model.__ar_meta__()
+    key = ("all_columns", dialect)
+    entry = model.__ar_plans__.get(key)
+    if entry is None:
+        c = Compiler(dialect)
+        items = c.select_items(ActiveQuery(model))
+        entry = model.__ar_plans__[key] = (
+            ", ".join(node.sql(c) for node, _ in items),
+            Shape.of(model, [item for _, item in items], dialect))
+    return entry
 
 
 class Shape:

@@ -37,12 +37,25 @@ class SelectItem:
         self.converter_column = converter_column or column_info
 
 
+# Quoted identifiers per dialect. Quoting is pure and a query renders the same few names
+# many times (every column is table-qualified), so each name is quoted once. Bounded,
+# since identifiers can come from user input.
+_QUOTED: dict[Any, dict[str, str]] = {}
+_QUOTED_MAX = 4096
+
+
 class Compiler:
     def __init__(self, dialect: "Dialect"):
         self.dialect = dialect
         self.params: list[Any] = []
         self.has_binds = False
         self.scope: Optional["ActiveQuery"] = None   # the query whose names are being rendered
+        quoted = _QUOTED.get(dialect)
+        if quoted is None:
+            if len(_QUOTED) >= 16:    # dialects are per backend class; many means churn
+                _QUOTED.clear()
+            quoted = _QUOTED[dialect] = {}
+        self._quoted = quoted
 
     def resolve_name(self, name: str) -> Node:
         """The column a string names (``Sum('total')``) in the query being compiled."""
@@ -51,13 +64,18 @@ class Compiler:
         return self.scope._column(name)
 
     def quote(self, identifier: str) -> str:
-        return self.dialect.quote(identifier)
+        quoted = self._quoted.get(identifier) if type(identifier) is str else None
+        if quoted is None:
+            quoted = self.dialect.quote(identifier)
+            if type(identifier) is str and len(self._quoted) < _QUOTED_MAX:
+                self._quoted[identifier] = quoted
+        return quoted
 
     def table(self, model: type) -> str:
-        return self.dialect.quote(model.__ar_meta__().table)
+        return self.quote(model.__ar_meta__().table)
 
     def column(self, model: type, ci: "ColumnInfo") -> str:
-        return f"{self.table(model)}.{self.dialect.quote(ci.column)}"
+        return f"{self.quote(model.__ar_meta__().table)}.{self.quote(ci.column)}"
 
     def to_db(self, ci: Optional["ColumnInfo"]) -> Any:
         return None if ci is None else self.dialect_codec(ci)[0]
