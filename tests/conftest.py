@@ -1,14 +1,27 @@
-"""Shared fixtures: every test gets a fresh database and the default backend."""
+"""Shared fixtures: every test gets a fresh database and the default backend.
+
+- ``backend`` / ``async_backend``: parametrized, so a test taking one runs on SQLite and on
+  PostgreSQL (the PostgreSQL run skips without a server; see postgres_support.py).
+- ``sqlite_backend``, ``memory_backend``, ``sqlite_async_backend``: for SQLite-only tests;
+  ``postgres_backend``, ``postgres_async_backend``: one database only.
+- ``counter``: every statement run; ``chinook`` / ``chinook_sql``: the Chinook models
+  (chinook_models.py) and a plain sqlite3 connection on a private copy of the database.
+
+Helper modules the tests import: backend_support.py (``configured``), chinook_models.py,
+guide_examples.py (guide snippets used by several guide tests), postgres_support.py.
+"""
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from activerecord import ActiveRecord, SQLiteBackend
-from activerecord.model import _Config
+from activerecord import ActiveRecord, AsyncActiveRecord, AsyncSQLiteBackend, SQLiteBackend
+from backend_support import configured
 
 CHINOOK = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "chinook.sqlite"
 
@@ -34,41 +47,59 @@ class StatementCounter:
 def sqlite_backend(tmp_path):
     """A file-backed SQLite database configured as every model's default (SQLite-only tests)."""
     db = SQLiteBackend(str(tmp_path / "test.db"))
-    previous = _Config.default_backend
-    ActiveRecord.configure(db)
-    yield db
-    db.close()
-    _Config.default_backend = previous
+    with configured(ActiveRecord, db):
+        yield db
+        db.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def backend(request, tmp_path):
+def backend(request):
     """The default backend for a test, once per database: file SQLite, then PostgreSQL.
 
     PostgreSQL runs when ACTIVERECORD_TEST_POSTGRES_DSN points at a server (start one
     with ``bash .ci/postgres.sh pytest ...``); each test gets its own empty schema.
     """
-    if request.param == "sqlite":
-        yield request.getfixturevalue("sqlite_backend")
-        return
+    return request.getfixturevalue(f"{request.param}_backend")
+
+
+@pytest.fixture
+def postgres_backend():
+    """PostgresBackend in an empty schema, configured as every model's default."""
     from postgres_support import postgres_schema_backend
-    with postgres_schema_backend() as db:
-        previous = _Config.default_backend
-        ActiveRecord.configure(db)
-        try:
-            yield db
-        finally:
-            _Config.default_backend = previous
+    with postgres_schema_backend() as db, configured(ActiveRecord, db):
+        yield db
 
 
 @pytest.fixture
 def memory_backend():
     db = SQLiteBackend(":memory:")
-    previous = _Config.default_backend
-    ActiveRecord.configure(db)
-    yield db
-    db.close()
-    _Config.default_backend = previous
+    with configured(ActiveRecord, db):
+        yield db
+        db.close()
+
+
+@pytest.fixture
+def sqlite_async_backend(tmp_path):
+    """A file SQLite database behind AsyncSQLiteBackend, the default of every async model."""
+    db = AsyncSQLiteBackend(str(tmp_path / "async.db"))
+    with configured(AsyncActiveRecord, db):
+        yield db
+        asyncio.run(db.close())
+
+
+@pytest.fixture
+def postgres_async_backend():
+    """AsyncPostgresBackend in an empty schema, the default of every async model."""
+    from postgres_support import async_postgres_schema_backend
+    with async_postgres_schema_backend() as db, configured(AsyncActiveRecord, db):
+        yield db
+        asyncio.run(db.close())
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def async_backend(request):
+    """The async models' backend for a test, once per database, like ``backend``."""
+    return request.getfixturevalue(f"{request.param}_async_backend")
 
 
 @pytest.fixture
@@ -88,6 +119,24 @@ def chinook_path(tmp_path):
     target = tmp_path / "chinook.sqlite"
     shutil.copyfile(CHINOOK, target)
     return target
+
+
+@pytest.fixture
+def chinook(chinook_path):
+    """The Chinook models (tests/chinook_models.py) on a private copy of the database."""
+    from chinook_models import ChinookModel
+    db = SQLiteBackend(str(chinook_path))
+    with configured(ChinookModel, db):
+        yield db
+        db.close()
+
+
+@pytest.fixture
+def chinook_sql(chinook_path):
+    """A plain sqlite3 connection to the same copy, for the answers the ORM must match."""
+    conn = sqlite3.connect(str(chinook_path))
+    yield conn
+    conn.close()
 
 
 def pytest_report_header(config):

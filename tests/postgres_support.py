@@ -74,17 +74,24 @@ def fresh_schema() -> Iterator[str]:
         admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
+def _in_schema(schema: str, options: dict) -> dict:
+    """Backend options for a test: small pool, short timeouts, every connection in ``schema``.
+
+    The schema is also the connections' application_name, so ``fresh_schema`` can end them.
+    """
+    options.setdefault("min_size", 0)
+    options.setdefault("max_size", 8)
+    options.setdefault("timeout", 10.0)
+    return dict(options, options=f"-c search_path={schema}", application_name=schema)
+
+
 @contextmanager
 def postgres_schema_backend(**options: Any) -> Iterator[Any]:
     """A PostgresBackend whose connections all work in a fresh schema."""
     from activerecord.backends.postgres import PostgresBackend
     dsn = postgres_dsn()
     with fresh_schema() as schema:
-        options.setdefault("min_size", 0)
-        options.setdefault("max_size", 8)
-        options.setdefault("timeout", 10.0)
-        db = PostgresBackend(dsn, options=f"-c search_path={schema}", application_name=schema,
-                             **options)
+        db = PostgresBackend(dsn, **_in_schema(schema, options))
         try:
             yield db
         finally:
@@ -97,8 +104,4 @@ def async_postgres_schema_backend(**options: Any) -> Iterator[Any]:
     from activerecord.backends.postgres import AsyncPostgresBackend
     dsn = postgres_dsn()
     with fresh_schema() as schema:
-        options.setdefault("min_size", 0)
-        options.setdefault("max_size", 8)
-        options.setdefault("timeout", 10.0)
-        yield AsyncPostgresBackend(dsn, options=f"-c search_path={schema}",
-                                   application_name=schema, **options)
+        yield AsyncPostgresBackend(dsn, **_in_schema(schema, options))

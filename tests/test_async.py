@@ -1,4 +1,9 @@
-"""Async models and the async SQLite backend: same API as sync, one shared core."""
+"""Async models on the async backends: same API as sync, one shared core.
+
+Tests taking ``async_backend`` run on SQLite and on PostgreSQL; the few that take
+``sqlite_async_backend`` (or build an AsyncSQLiteBackend) test SQLite's own behaviour:
+its worker thread, PRAGMAs, and one connection serializing transactions.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -7,8 +12,8 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import ClassVar, Optional
 
@@ -33,6 +38,7 @@ from activerecord import (
     Sum,
 )
 from activerecord.aio import AsyncActiveQuery
+from backend_support import configured
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,25 +73,19 @@ class Pair(AsyncActiveRecord):
     value: str = ""
 
 
+# ``async_backend`` (conftest) runs a test on SQLite and on PostgreSQL;
+# ``sqlite_async_backend`` and ``memory_async_backend`` are for SQLite-only tests.
 @pytest.fixture
-def adb(tmp_path):
-    """A file database behind an async backend, configured for every async model."""
-    db = AsyncSQLiteBackend(str(tmp_path / "async.db"))
-    previous = AsyncActiveRecord.__dict__.get("__ar_backend__")
-    AsyncActiveRecord.configure(db)
-    yield db
-    asyncio.run(db.close())
-    type.__setattr__(AsyncActiveRecord, "__ar_backend__", previous)
-
-
-@pytest.fixture
-def amem():
+def memory_async_backend():
     db = AsyncSQLiteBackend(":memory:")
-    previous = AsyncActiveRecord.__dict__.get("__ar_backend__")
-    AsyncActiveRecord.configure(db)
-    yield db
-    asyncio.run(db.close())
-    type.__setattr__(AsyncActiveRecord, "__ar_backend__", previous)
+    with configured(AsyncActiveRecord, db):
+        yield db
+        asyncio.run(db.close())
+
+
+# What each database says where the behaviour is the same but the words differ.
+UNIQUE_VIOLATION = {"sqlite": "UNIQUE", "postgres": "violates unique constraint"}
+FULL_SCAN_IN_PLAN = {"sqlite": "SCAN", "postgres": "Seq Scan"}
 
 
 async def _seed(n: int = 10) -> None:
@@ -122,7 +122,7 @@ def test_batches_and_iteration_are_async():
         iter(query)
 
 
-def test_builders_stay_async_queries(adb):
+def test_builders_stay_async_queries(async_backend):
     query = Item.query().where(Item.c.qty > 1).order_by("name").limit(3).select("id", "name")
     assert isinstance(query, AsyncActiveQuery)
     assert "items" in query.to_sql()[0]
@@ -141,7 +141,7 @@ def test_unconfigured_or_sync_backend_is_a_clear_error(tmp_path):
 
 
 # -- CRUD -------------------------------------------------------------------------------
-def test_crud_round_trip(adb):
+def test_crud_round_trip(async_backend):
     async def main():
         await Item.create_table()
         item = Item(name="pen", qty=3, price=1.25)
@@ -177,7 +177,7 @@ def test_crud_round_trip(adb):
     asyncio.run(main())
 
 
-def test_composite_primary_key(adb):
+def test_composite_primary_key(async_backend):
     async def main():
         await Pair.create_table()
         await Pair(a=1, b=2, value="x").save()
@@ -189,7 +189,7 @@ def test_composite_primary_key(adb):
     asyncio.run(main())
 
 
-def test_hooks_and_super_save_override(adb):
+def test_hooks_and_super_save_override(async_backend):
     calls = []
 
     class Audited(AsyncActiveRecord):
@@ -215,7 +215,7 @@ def test_hooks_and_super_save_override(adb):
     assert calls == [("before", "a"), ("after", 1), ("override", 1)]
 
 
-def test_insert_many_validates_everything_and_is_all_or_nothing(adb):
+def test_insert_many_validates_everything_and_is_all_or_nothing(async_backend):
     async def main():
         await _seed(3)
         with pytest.raises(RecordInvalid, match="row 1"):
@@ -229,17 +229,17 @@ def test_insert_many_validates_everything_and_is_all_or_nothing(adb):
     asyncio.run(main())
 
 
-def test_integrity_error_on_save(adb):
+def test_integrity_error_on_save(async_backend):
     async def main():
         await _seed(1)
-        with pytest.raises(IntegrityError, match="UNIQUE"):
+        with pytest.raises(IntegrityError, match=UNIQUE_VIOLATION[async_backend.dialect.name]):
             await Item(name="item0").save()
 
     asyncio.run(main())
 
 
 # -- queries ----------------------------------------------------------------------------
-def test_query_terminals(adb):
+def test_query_terminals(async_backend):
     async def main():
         await _seed(10)
         q = Item.query().where(Item.c.qty >= 5)
@@ -268,7 +268,7 @@ def test_query_terminals(adb):
     asyncio.run(main())
 
 
-def test_async_iteration_batches_compile_and_explain(adb):
+def test_async_iteration_batches_compile_and_explain(async_backend):
     async def main():
         await _seed(25)
         names = [i.name async for i in Item.query().order_by("qty")]
@@ -283,12 +283,12 @@ def test_async_iteration_batches_compile_and_explain(adb):
         assert [i.name for i in await compiled.execute(q=4)] == ["item4"]
         plan = await Item.query().where(Item.c.qty == 3).explain()
         assert plan.full_scans == ["items"]
-        assert "SCAN" in str(plan)
+        assert FULL_SCAN_IN_PLAN[async_backend.dialect.name] in str(plan)
 
     asyncio.run(main())
 
 
-def test_stream_releases_its_cursor_on_early_exit(adb):
+def test_stream_releases_its_cursor_on_early_exit(async_backend):
     async def main():
         await _seed(600)
         seen = 0
@@ -297,12 +297,21 @@ def test_stream_releases_its_cursor_on_early_exit(adb):
             if seen == 3:
                 break
         assert seen == 3
+        # Nothing the stream opened (a cursor, a transaction) is left to the caller.
+        assert not async_backend.in_transaction
         assert await Item.query().count() == 600   # the backend is usable afterwards
 
     asyncio.run(main())
 
 
-def test_same_statements_and_records_as_the_sync_model(tmp_path, counter):
+@pytest.fixture(params=["sqlite", "postgres"])
+def sync_and_async_backends(request):
+    """A sync and an async backend on the same kind of database (two separate databases)."""
+    return (request.getfixturevalue(f"{request.param}_backend"),
+            request.getfixturevalue(f"{request.param}_async_backend"))
+
+
+def test_same_statements_and_records_as_the_sync_model(sync_and_async_backends, counter):
     """One core: the async model issues exactly the sync model's SQL and hydrates equal records."""
     def sync_ops():
         SyncItem.create_table()
@@ -332,29 +341,19 @@ def test_same_statements_and_records_as_the_sync_model(tmp_path, counter):
         await found.delete()
         return [r.model_dump() for r in rows], n
 
-    sync_db = SQLiteBackend(str(tmp_path / "sync.db"))
-    SyncItem.configure(sync_db)
-    async_db = AsyncSQLiteBackend(str(tmp_path / "async.db"))
-    Item.configure(async_db)
-    try:
-        counter.clear()
-        sync_result = sync_ops()
-        sync_statements = list(counter.statements)
-        counter.clear()
-        async_result = asyncio.run(async_ops())
-        async_statements = list(counter.statements)
-    finally:
-        sync_db.close()
-        asyncio.run(async_db.close())
-        type.__setattr__(SyncItem, "__ar_backend__", None)
-        type.__setattr__(Item, "__ar_backend__", None)
+    counter.clear()
+    sync_result = sync_ops()
+    sync_statements = list(counter.statements)
+    counter.clear()
+    async_result = asyncio.run(async_ops())
+    async_statements = list(counter.statements)
     assert async_result == sync_result
     assert len(sync_statements) > 8
     assert async_statements == sync_statements
 
 
 # -- concurrency ------------------------------------------------------------------------
-def test_gather_of_independent_queries(adb):
+def test_gather_of_independent_queries(async_backend):
     async def main():
         await _seed(20)
         await Tag.create_table()
@@ -373,9 +372,16 @@ def test_gather_of_independent_queries(adb):
     asyncio.run(main())
 
 
-@pytest.mark.parametrize("where", ["file", "memory"])
-def test_hundred_concurrent_saves_get_distinct_ids(where, request):
-    db = request.getfixturevalue("adb" if where == "file" else "amem")
+@pytest.fixture(params=[("sqlite", "sqlite_async_backend"), ("postgres", "postgres_async_backend"),
+                        ("sqlite", "memory_async_backend")], ids=["file", "postgres", "memory"])
+def dialect_and_backend(request):
+    """Each async backend (SQLite's file and shared :memory: connection, PostgreSQL)."""
+    dialect, fixture = request.param
+    return dialect, request.getfixturevalue(fixture)
+
+
+def test_hundred_concurrent_saves_get_distinct_ids(dialect_and_backend):
+    dialect, db = dialect_and_backend
 
     async def main():
         await Tag.create_table()
@@ -388,10 +394,10 @@ def test_hundred_concurrent_saves_get_distinct_ids(where, request):
     ids = [t.id for t in tags]
     assert len(set(ids)) == 100 and None not in ids
     assert count == 100
-    assert db.dialect.name == "sqlite"
+    assert db.dialect.name == dialect
 
 
-def test_event_loop_keeps_ticking_during_a_large_query(adb):
+def test_event_loop_keeps_ticking_during_a_large_query(async_backend):
     """Liveness: the SQLite work runs off the loop, so a concurrent ticker advances."""
     class Big(AsyncActiveRecord):
         __table_name__ = "big"
@@ -430,8 +436,12 @@ def test_event_loop_keeps_ticking_during_a_large_query(adb):
     assert [r.n for r in rows] == list(range(20000))
 
 
-def test_a_transaction_does_not_swallow_other_tasks_statements(adb):
-    """While one task's transaction is open, other tasks' statements wait for it."""
+def test_a_transaction_does_not_swallow_other_tasks_statements(sqlite_async_backend):
+    """While one task's transaction is open, other tasks' statements wait for it.
+
+    SQLite-only: its one connection serializes the tasks; PostgreSQL gives the outsider
+    its own pooled connection, so there it runs (and commits) at once.
+    """
     async def main():
         await Tag.create_table()
         inside = asyncio.Event()
@@ -439,7 +449,7 @@ def test_a_transaction_does_not_swallow_other_tasks_statements(adb):
 
         async def failing_transaction():
             with pytest.raises(RuntimeError):
-                async with adb.transaction():
+                async with sqlite_async_backend.transaction():
                     await Tag(label="in-tx").save()
                     inside.set()
                     await release.wait()
@@ -453,7 +463,7 @@ def test_a_transaction_does_not_swallow_other_tasks_statements(adb):
         # The transaction holds the connection: the outsider's INSERT has not run,
         # so the rollback below cannot take it along.
         assert not outsider.done()
-        assert adb.in_transaction is False
+        assert sqlite_async_backend.in_transaction is False
         release.set()
         await tx
         assert await outsider == 1
@@ -462,14 +472,18 @@ def test_a_transaction_does_not_swallow_other_tasks_statements(adb):
     assert asyncio.run(main()) == ["outside"]
 
 
-def test_concurrent_read_modify_write_transactions_do_not_lose_updates(adb):
+def test_concurrent_read_modify_write_transactions_do_not_lose_updates(sqlite_async_backend):
+    """SQLite-only: it runs one transaction at a time, so the reads cannot interleave.
+
+    PostgreSQL runs them concurrently (READ COMMITTED), where this pattern needs row locks.
+    """
     async def main():
         await Tag.create_table()
         counter_tag = Tag(label="counter", weight=0)
         await counter_tag.save()
 
         async def increment():
-            async with adb.transaction():
+            async with sqlite_async_backend.transaction():
                 row = await Tag.find_by_id(counter_tag.id)
                 await asyncio.sleep(0)      # let the other tasks try to interleave
                 row.weight += 1
@@ -481,28 +495,28 @@ def test_concurrent_read_modify_write_transactions_do_not_lose_updates(adb):
     assert asyncio.run(main()) == 30
 
 
-def test_nested_transactions_are_savepoints(adb):
+def test_nested_transactions_are_savepoints(async_backend):
     async def main():
         await Tag.create_table()
-        async with adb.transaction() as tx:
-            assert tx is adb and adb.in_transaction
+        async with async_backend.transaction() as tx:
+            assert tx is async_backend and async_backend.in_transaction
             await Tag(label="outer").save()
             with pytest.raises(ValueError):
-                async with adb.transaction():
+                async with async_backend.transaction():
                     await Tag(label="inner").save()
                     raise ValueError
             await Tag(label="after").save()
-        assert not adb.in_transaction
+        assert not async_backend.in_transaction
         return sorted(t.label for t in await Tag.find_all())
 
     assert asyncio.run(main()) == ["after", "outer"]
 
 
-def test_tasks_spawned_inside_a_transaction_belong_to_it(adb):
+def test_tasks_spawned_inside_a_transaction_belong_to_it(async_backend):
     async def main():
         await Tag.create_table()
         with pytest.raises(KeyError):
-            async with adb.transaction():
+            async with async_backend.transaction():
                 await asyncio.gather(*(Tag(label=f"c{i}").save() for i in range(5)))
                 assert await Tag.query().count() == 5
                 raise KeyError("undo the children too")
@@ -511,13 +525,13 @@ def test_tasks_spawned_inside_a_transaction_belong_to_it(adb):
     assert asyncio.run(main()) == 0
 
 
-def test_cancelled_task_rolls_back_its_transaction(adb):
+def test_cancelled_task_rolls_back_its_transaction(async_backend):
     async def main():
         await Tag.create_table()
         inside = asyncio.Event()
 
         async def stuck():
-            async with adb.transaction():
+            async with async_backend.transaction():
                 await Tag(label="doomed").save()
                 inside.set()
                 await asyncio.Event().wait()
@@ -528,14 +542,14 @@ def test_cancelled_task_rolls_back_its_transaction(adb):
         with pytest.raises(asyncio.CancelledError):
             await task
         await Tag(label="later").save()
-        async with adb.transaction():
+        async with async_backend.transaction():
             await Tag(label="tx-later").save()
         return sorted(t.label for t in await Tag.find_all())
 
     assert asyncio.run(main()) == ["later", "tx-later"]
 
 
-def test_backend_works_across_event_loops(adb):
+def test_backend_works_across_event_loops(async_backend):
     asyncio.run(_seed(3))
     assert asyncio.run(Item.query().count()) == 3
     assert asyncio.run(Item.find_by_id(2)).name == "item1"
@@ -578,16 +592,45 @@ def test_close_stops_the_worker_thread_and_reopens_on_use(tmp_path):
     asyncio.run(main())
 
 
-SCRIPT = """
+# The scripts below run in a fresh interpreter; the database comes from their arguments.
+SCRIPT_BACKEND = """
+def backend(args):
+    # AsyncSQLiteBackend for ['sqlite', path], AsyncPostgresBackend for [dsn, schema].
+    if args[0] == 'sqlite':
+        from activerecord import AsyncSQLiteBackend
+        return AsyncSQLiteBackend(args[1])
+    from activerecord.backends.postgres import AsyncPostgresBackend
+    dsn, schema = args
+    return AsyncPostgresBackend(dsn, options=f'-c search_path={schema}',
+                                application_name=schema, min_size=0)
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def script_database(request):
+    """``with script_database(sqlite_path) as args``: a script's arguments for a fresh database."""
+    if request.param == "sqlite":
+        return lambda sqlite_path: nullcontext(["sqlite", sqlite_path])
+    from postgres_support import fresh_schema, postgres_dsn
+    dsn = postgres_dsn()
+
+    @contextmanager
+    def fresh_postgres_schema(sqlite_path):
+        with fresh_schema() as schema:
+            yield [dsn, schema]
+    return fresh_postgres_schema
+
+
+EXIT_SCRIPT = SCRIPT_BACKEND + """
 import asyncio, sys
-from activerecord import AsyncActiveRecord, AsyncSQLiteBackend
+from activerecord import AsyncActiveRecord
 
 class Note(AsyncActiveRecord):
     __table_name__ = 'notes'
     body: str
 
 async def main(mode):
-    db = AsyncSQLiteBackend(sys.argv[1])
+    db = backend(sys.argv[2:])
     if mode == 'async-with':
         async with db:
             Note.configure(db)
@@ -602,59 +645,61 @@ async def main(mode):
         if mode == 'close':
             await db.close()
 
-asyncio.run(main(sys.argv[2]))
+asyncio.run(main(sys.argv[1]))
 """
 
 
 @pytest.mark.parametrize("mode", ["close", "async-with", "never-closed"])
-def test_interpreter_exits_promptly(tmp_path, mode):
+def test_interpreter_exits_promptly(tmp_path, mode, script_database):
     script = tmp_path / "prog.py"
-    script.write_text(SCRIPT)
+    script.write_text(EXIT_SCRIPT)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "exit.db"), mode],
-                          capture_output=True, text=True, timeout=60, env=env)
+    with script_database(str(tmp_path / "exit.db")) as database:
+        proc = subprocess.run([sys.executable, str(script), mode, *database],
+                              capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "20"
 
 
-DIFF_SCRIPT = textwrap.dedent("""
-    import asyncio, json, sys
-    from datetime import date
-    from decimal import Decimal
-    from typing import Optional
-    from activerecord import AsyncActiveRecord, AsyncSQLiteBackend, speedups_enabled
+DIFF_SCRIPT = SCRIPT_BACKEND + """
+import asyncio, json, sys
+from datetime import date
+from decimal import Decimal
+from typing import Optional
+from activerecord import AsyncActiveRecord, speedups_enabled
 
-    class Rec(AsyncActiveRecord):
-        __table_name__ = 'recs'
-        name: str
-        amount: Decimal = Decimal('0')
-        day: Optional[date] = None
-        flag: bool = False
-        meta: dict = {}
+class Rec(AsyncActiveRecord):
+    __table_name__ = 'recs'
+    name: str
+    amount: Decimal = Decimal('0')
+    day: Optional[date] = None
+    flag: bool = False
+    meta: dict = {}
 
-    async def main():
-        async with AsyncSQLiteBackend(':memory:') as db:
-            Rec.configure(db)
-            await Rec.create_table()
-            await Rec.insert_many([{'name': f'r{i}', 'amount': Decimal(i) / 4,
-                                    'day': date(2024, 1, 1 + i), 'flag': i % 2 == 0,
-                                    'meta': {'i': i}} for i in range(5)])
-            rows = await Rec.query().order_by('id').all()
-            out = [[(k, type(v).__name__, repr(v)) for k, v in r.__dict__.items()] for r in rows]
-            print(json.dumps({'speedups': speedups_enabled(), 'rows': out}))
+async def main():
+    async with backend(sys.argv[1:]) as db:
+        Rec.configure(db)
+        await Rec.create_table()
+        await Rec.insert_many([{'name': f'r{i}', 'amount': Decimal(i) / 4,
+                                'day': date(2024, 1, 1 + i), 'flag': i % 2 == 0,
+                                'meta': {'i': i}} for i in range(5)])
+        rows = await Rec.query().order_by('id').all()
+        out = [[(k, type(v).__name__, repr(v)) for k, v in r.__dict__.items()] for r in rows]
+        print(json.dumps({'speedups': speedups_enabled(), 'rows': out}))
 
-    asyncio.run(main())
-""")
+asyncio.run(main())
+"""
 
 
-def test_compiled_and_pure_paths_give_identical_async_records(tmp_path):
+def test_compiled_and_pure_paths_give_identical_async_records(tmp_path, script_database):
     script = tmp_path / "diff.py"
     script.write_text(DIFF_SCRIPT)
     outputs = {}
     for pure in ("0", "1"):
         env = dict(os.environ, PYTHONPATH=str(ROOT), ACTIVERECORD_PURE_PYTHON=pure)
-        proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                              timeout=60, env=env)
+        with script_database(":memory:") as database:
+            proc = subprocess.run([sys.executable, str(script), *database], capture_output=True,
+                                  text=True, timeout=60, env=env)
         assert proc.returncode == 0, proc.stderr
         outputs[pure] = json.loads(proc.stdout)
     assert outputs["1"]["speedups"] is False
@@ -692,7 +737,7 @@ async def _library() -> None:
     await Review.insert_many([{"book_id": 1 + i % 6, "stars": i % 5} for i in range(12)])
 
 
-def test_includes_loads_relations_one_query_per_level(adb, counter):
+def test_includes_loads_relations_one_query_per_level(async_backend, counter):
     async def main():
         await _library()
         counter.clear()
@@ -707,7 +752,7 @@ def test_includes_loads_relations_one_query_per_level(adb, counter):
     assert len(counter.selects) == 3            # reading loaded relations runs nothing
 
 
-def test_reading_an_unloaded_relation_is_an_error_not_a_blocking_query(adb, counter):
+def test_reading_an_unloaded_relation_is_an_error_not_a_blocking_query(async_backend, counter):
     async def main():
         await _library()
         return await Book.find_by_id(1)
@@ -719,7 +764,7 @@ def test_reading_an_unloaded_relation_is_an_error_not_a_blocking_query(adb, coun
     assert counter.statements == []
 
 
-def test_await_load_and_filtered_includes(adb, counter):
+def test_await_load_and_filtered_includes(async_backend, counter):
     async def main():
         await _library()
         books = await Book.query().order_by("id").all()
@@ -742,16 +787,18 @@ def test_await_load_and_filtered_includes(adb, counter):
     assert asyncio.run(main()) == [3, 3, 0]
 
 
-def test_cancelled_while_beginning_leaves_no_open_transaction(adb, tmp_path):
+def test_cancelled_while_beginning_leaves_no_open_transaction(sqlite_async_backend, tmp_path):
+    """SQLite-only: queues BEGIN behind the backend's worker thread."""
     import sqlite3
 
     async def main():
         await Tag.create_table()
         gate = threading.Event()
-        adb._worker().submit(gate.wait, 30)      # keep the worker busy so BEGIN queues
+        # Keep the worker thread busy so that BEGIN queues behind it.
+        sqlite_async_backend._worker().submit(gate.wait, 30)
 
         async def wants_transaction():
-            async with adb.transaction():
+            async with sqlite_async_backend.transaction():
                 await Tag(label="never").save()
 
         task = asyncio.create_task(wants_transaction())
@@ -762,7 +809,7 @@ def test_cancelled_while_beginning_leaves_no_open_transaction(adb, tmp_path):
         with pytest.raises(asyncio.CancelledError):
             await task
         await Tag(label="after").save()
-        return await adb._call(lambda: adb.sync.in_transaction)
+        return await sqlite_async_backend._call(lambda: sqlite_async_backend.sync.in_transaction)
 
     assert asyncio.run(main()) is False
     # Committed, so another connection sees it: no BEGIN was left dangling.

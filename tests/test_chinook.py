@@ -1,111 +1,25 @@
 """Mapping a real schema as it is: the Chinook database (PascalCase columns, NUMERIC money,
-DATETIME text, a composite key, a self-reference)."""
+DATETIME text, a composite key, a self-reference).
+
+The models live in chinook_models.py; the ``chinook`` fixture points them at a private
+copy and ``chinook_sql`` reads the same copy with plain sqlite3 for the expected answers.
+"""
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from decimal import Decimal
-from typing import Optional
 
-import pytest
-
-from activerecord import ActiveRecord, Count, Field, SQLiteBackend, Sum
-
-
-class ChinookModel(ActiveRecord):
-    __abstract__ = True
+from activerecord import Count, Field, Sum
+from chinook_models import (
+    Album, Artist, ChinookModel, Employee, Invoice, InvoiceLine, PlaylistTrack, Track,
+)
 
 
-class Artist(ChinookModel):
-    __table_name__ = "Artist"
-    id: int = Field(primary_key=True, column="ArtistId")
-    name: Optional[str] = Field(default=None, column="Name")
-
-
-class Album(ChinookModel):
-    __table_name__ = "Album"
-    id: int = Field(primary_key=True, column="AlbumId")
-    title: str = Field(column="Title", max_length=160)
-    artist_id: int = Field(column="ArtistId", index=True)
-
-
-class Genre(ChinookModel):
-    __table_name__ = "Genre"
-    id: int = Field(primary_key=True, column="GenreId")
-    name: Optional[str] = Field(default=None, column="Name")
-
-
-class Track(ChinookModel):
-    __table_name__ = "Track"
-    id: int = Field(primary_key=True, column="TrackId")
-    name: str = Field(column="Name")
-    album_id: Optional[int] = Field(default=None, column="AlbumId")
-    media_type_id: int = Field(column="MediaTypeId")
-    genre_id: Optional[int] = Field(default=None, column="GenreId")
-    composer: Optional[str] = Field(default=None, column="Composer")
-    milliseconds: int = Field(column="Milliseconds")
-    size: Optional[int] = Field(default=None, column="Bytes")
-    unit_price: Decimal = Field(column="UnitPrice", max_digits=10, decimal_places=2)
-
-
-class Employee(ChinookModel):
-    __table_name__ = "Employee"
-    id: int = Field(primary_key=True, column="EmployeeId")
-    last_name: str = Field(column="LastName")
-    first_name: str = Field(column="FirstName")
-    title: Optional[str] = Field(default=None, column="Title")
-    reports_to: Optional[int] = Field(default=None, column="ReportsTo")
-    birth_date: Optional[dt.datetime] = Field(default=None, column="BirthDate")
-    hire_date: Optional[dt.datetime] = Field(default=None, column="HireDate")
-    email: Optional[str] = Field(default=None, column="Email")
-
-
-class Invoice(ChinookModel):
-    __table_name__ = "Invoice"
-    id: int = Field(primary_key=True, column="InvoiceId")
-    customer_id: int = Field(column="CustomerId")
-    invoice_date: dt.datetime = Field(column="InvoiceDate")
-    billing_city: Optional[str] = Field(default=None, column="BillingCity")
-    billing_country: Optional[str] = Field(default=None, column="BillingCountry")
-    total: Decimal = Field(column="Total", max_digits=10, decimal_places=2)
-
-
-class InvoiceLine(ChinookModel):
-    __table_name__ = "InvoiceLine"
-    id: int = Field(primary_key=True, column="InvoiceLineId")
-    invoice_id: int = Field(column="InvoiceId")
-    track_id: int = Field(column="TrackId")
-    unit_price: Decimal = Field(column="UnitPrice", max_digits=10, decimal_places=2)
-    quantity: int = Field(column="Quantity")
-
-
-class PlaylistTrack(ChinookModel):
-    __table_name__ = "PlaylistTrack"
-    playlist_id: int = Field(primary_key=True, column="PlaylistId")
-    track_id: int = Field(primary_key=True, column="TrackId")
-
-
-@pytest.fixture
-def chinook(chinook_path):
-    db = SQLiteBackend(str(chinook_path))
-    ChinookModel.configure(db)
-    yield db
-    db.close()
-    type.__setattr__(ChinookModel, "__ar_backend__", None)
-
-
-def raw(path, sql, params=()):
-    conn = sqlite3.connect(str(path))
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def test_counts_match_the_database(chinook, chinook_path):
+def test_counts_match_the_database(chinook, chinook_sql):
     for model, table in [(Artist, "Artist"), (Album, "Album"), (Track, "Track"), (Invoice, "Invoice"),
                          (InvoiceLine, "InvoiceLine"), (PlaylistTrack, "PlaylistTrack"), (Employee, "Employee")]:
-        assert model.query().count() == raw(chinook_path, f"SELECT count(*) FROM {table}")[0][0], table
+        expected = chinook_sql.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        assert model.query().count() == expected, table
     assert Track.query().count() == 3503
 
 
@@ -117,14 +31,14 @@ def test_pascal_case_columns_map_to_attributes(chinook, counter):
     assert '"Track"."TrackId"' in counter.selects[0] and '"Track"."UnitPrice"' in counter.selects[0]
 
 
-def test_money_is_decimal(chinook, chinook_path):
+def test_money_is_decimal(chinook, chinook_sql):
     invoice = Invoice.find_by_id(1)
     assert invoice.total == Decimal("1.98") and type(invoice.total) is Decimal
     assert str(invoice.total) == "1.98"
     assert Track.find_by_id(1).unit_price == Decimal("0.99")
     total = Invoice.query().select(Sum(Invoice.c.total)).scalar()
     assert type(total) is Decimal
-    expected = raw(chinook_path, "SELECT round(sum(Total), 2) FROM Invoice")[0][0]
+    expected = chinook_sql.execute("SELECT round(sum(Total), 2) FROM Invoice").fetchall()[0][0]
     assert total == Decimal(str(expected))
 
 
@@ -147,14 +61,15 @@ def test_composite_key_playlist_track(chinook):
     assert PlaylistTrack.query().where({"playlist_id": 1}).count() > 1
 
 
-def test_self_reference_by_query(chinook, chinook_path):
+def test_self_reference_by_query(chinook, chinook_sql):
     boss = Employee.find_by_id(1)
     reports = Employee.query().where(Employee.c.reports_to == boss.id).order_by("id").all()
-    expected = raw(chinook_path, "SELECT FirstName FROM Employee WHERE ReportsTo = 1 ORDER BY EmployeeId")
+    expected = chinook_sql.execute(
+        "SELECT FirstName FROM Employee WHERE ReportsTo = 1 ORDER BY EmployeeId").fetchall()
     assert [e.first_name for e in reports] == [r[0] for r in expected] == ["Nancy", "Michael"]
 
 
-def test_writes_use_column_names(chinook, chinook_path, counter):
+def test_writes_use_column_names(chinook, chinook_sql, counter):
     artist = Artist(name="New Artist")
     counter.clear()
     artist.save()
@@ -162,7 +77,8 @@ def test_writes_use_column_names(chinook, chinook_path, counter):
     assert artist.id == 276
     artist.name = "Renamed"
     artist.save()
-    assert raw(chinook_path, 'SELECT "Name" FROM Artist WHERE ArtistId = 276') == [("Renamed",)]
+    renamed = chinook_sql.execute('SELECT "Name" FROM Artist WHERE ArtistId = 276').fetchall()
+    assert renamed == [("Renamed",)]
     track = Track.find_by_id(1)
     track.unit_price = Decimal("1.29")
     counter.clear()

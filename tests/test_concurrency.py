@@ -41,6 +41,24 @@ def _use(backend: Any) -> None:
         model.configure(backend)
 
 
+@pytest.fixture
+def use_events():
+    """``use_events(backend)`` puts the models and the events table on ``backend``;
+    after the test every such backend is closed and the models are unconfigured."""
+    backends: list = []
+
+    def use(backend: Any) -> Any:
+        _use(backend)
+        ConcEvent.create_table()
+        backends.append(backend)
+        return backend
+
+    yield use
+    for backend in backends:
+        backend.close()
+    _use(None)
+
+
 def _workload(backend: SQLiteBackend, writer: str, writes: int) -> dict:
     """A writer's mix: autocommit saves, read-modify-write transactions, bulk inserts."""
     ids: list[int] = []
@@ -78,15 +96,11 @@ def _process_writer(db_path: str, writer: str, writes: int, start: Any, results:
 
 
 @pytest.fixture
-def wal_db(tmp_path):
+def wal_db(tmp_path, use_events):
     path = str(tmp_path / "concurrency.db")
-    backend = SQLiteBackend(path, pragmas=WAL, timeout=30)
-    _use(backend)
-    ConcEvent.create_table()
+    backend = use_events(SQLiteBackend(path, pragmas=WAL, timeout=30))
     ConcTally.create_table()
-    yield path, backend
-    backend.close()
-    _use(None)
+    return path, backend
 
 
 def test_threads_and_processes_write_at_once_and_lose_nothing(wal_db):
@@ -206,11 +220,9 @@ def _hold_write_lock(path: str) -> sqlite3.Connection:
     return holder
 
 
-def test_locked_past_timeout_raises_database_locked_error_naming_db_and_timeout(tmp_path):
+def test_locked_past_timeout_raises_database_locked_error_naming_db_and_timeout(tmp_path, use_events):
     path = str(tmp_path / "locked.db")
-    backend = SQLiteBackend(path, pragmas=WAL, timeout=0.2)
-    _use(backend)
-    ConcEvent.create_table()
+    backend = use_events(SQLiteBackend(path, pragmas=WAL, timeout=0.2))
     holder = _hold_write_lock(path)
     try:
         with pytest.raises(DatabaseLockedError) as info:
@@ -234,15 +246,11 @@ def test_locked_past_timeout_raises_database_locked_error_naming_db_and_timeout(
     assert ConcEvent.query().count() == 0
     ConcEvent(writer="w", seq=4).save()
     assert [e.seq for e in ConcEvent.query()] == [4]
-    backend.close()
-    _use(None)
 
 
-def test_zero_timeout_fails_at_once(tmp_path):
+def test_zero_timeout_fails_at_once(tmp_path, use_events):
     path = str(tmp_path / "zero.db")
-    backend = SQLiteBackend(path, pragmas=WAL, timeout=0)
-    _use(backend)
-    ConcEvent.create_table()
+    backend = use_events(SQLiteBackend(path, pragmas=WAL, timeout=0))
     holder = _hold_write_lock(path)
     try:
         with pytest.raises(DatabaseLockedError, match="0 retries"):
@@ -250,15 +258,11 @@ def test_zero_timeout_fails_at_once(tmp_path):
         assert backend.busy_retries == 0
     finally:
         holder.close()
-        backend.close()
-        _use(None)
 
 
-def test_lock_released_within_timeout_is_waited_for_not_reported(tmp_path):
+def test_lock_released_within_timeout_is_waited_for_not_reported(tmp_path, use_events):
     path = str(tmp_path / "wait.db")
-    backend = SQLiteBackend(path, pragmas=WAL, timeout=20)
-    _use(backend)
-    ConcEvent.create_table()
+    backend = use_events(SQLiteBackend(path, pragmas=WAL, timeout=20))
     holder = _hold_write_lock(path)
     holder.execute("INSERT INTO conc_events (writer, seq, payload) VALUES ('holder', 0, '')")
     acquired = threading.Event()
@@ -274,8 +278,6 @@ def test_lock_released_within_timeout_is_waited_for_not_reported(tmp_path):
     assert acquired.is_set()
     assert sorted((e.writer, e.seq) for e in ConcEvent.query()) == [
         ("holder", 0), ("orm", 1), ("orm", 2)]
-    backend.close()
-    _use(None)
 
 
 # -- retry rules, checked by injecting SQLITE_BUSY ---------------------------------------
@@ -316,13 +318,8 @@ class FlakyBackend(SQLiteBackend):
 
 
 @pytest.fixture
-def flaky(tmp_path):
-    backend = FlakyBackend(str(tmp_path / "flaky.db"), timeout=10, retry_backoff=0.001)
-    _use(backend)
-    ConcEvent.create_table()
-    yield backend
-    backend.close()
-    _use(None)
+def flaky(tmp_path, use_events):
+    return use_events(FlakyBackend(str(tmp_path / "flaky.db"), timeout=10, retry_backoff=0.001))
 
 
 def test_busy_outside_a_transaction_is_retried_until_it_succeeds(flaky):
@@ -342,16 +339,13 @@ def test_busy_at_begin_immediate_is_retried(flaky):
     assert ConcEvent.query().count() == 1
 
 
-def test_retries_limit_gives_up_with_clear_error(tmp_path):
-    backend = FlakyBackend(str(tmp_path / "limit.db"), timeout=10, retries=2, retry_backoff=0.001)
-    _use(backend)
-    ConcEvent.create_table()
+def test_retries_limit_gives_up_with_clear_error(tmp_path, use_events):
+    backend = use_events(FlakyBackend(str(tmp_path / "limit.db"), timeout=10, retries=2,
+                                      retry_backoff=0.001))
     backend.flaky.fail_next = [("INSERT", None)] * 3
     with pytest.raises(DatabaseLockedError, match=r"2 retries .*no retries left \(retries=2\)"):
         ConcEvent(writer="w", seq=1).save()
     assert ConcEvent.query().count() == 0
-    backend.close()
-    _use(None)
 
 
 def _sqlite_rolls_back(conn: sqlite3.Connection, _seq: Any) -> None:

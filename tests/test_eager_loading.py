@@ -6,7 +6,6 @@ backend runs.
 from __future__ import annotations
 
 import math
-import sqlite3
 from decimal import Decimal
 from typing import ClassVar, Optional
 
@@ -14,10 +13,10 @@ import pytest
 
 from activerecord import (
     ActiveRecord, BelongsTo, ConfigurationError, Field, HasMany, HasManyThrough, HasOne,
-    MissingAttributeError, SQLiteBackend,
+    MissingAttributeError,
 )
 from activerecord import relations
-from activerecord.model import _Config
+from chinook_models import Artist, Employee, Playlist, Track
 
 
 class Author(ActiveRecord):
@@ -333,105 +332,25 @@ def test_many_parents_in_one_query(backend, counter):
     assert all(len(a.posts) == a.id % 2 for a in authors)
 
 
-# -- Chinook -------------------------------------------------------------------------------
-class Artist(ActiveRecord):
-    __table_name__ = "Artist"
-    id: int = Field(primary_key=True, column="ArtistId")
-    name: Optional[str] = Field(default=None, column="Name")
-    albums: ClassVar[HasMany["Album"]] = HasMany(foreign_key="artist_id")
-
-
-class Album(ActiveRecord):
-    __table_name__ = "Album"
-    id: int = Field(primary_key=True, column="AlbumId")
-    title: str = Field(column="Title")
-    artist_id: int = Field(column="ArtistId")
-    artist: ClassVar[BelongsTo[Artist]] = BelongsTo(foreign_key="artist_id")
-    tracks: ClassVar[HasMany["Track"]] = HasMany(foreign_key="album_id")
-
-
-class Genre(ActiveRecord):
-    __table_name__ = "Genre"
-    id: int = Field(primary_key=True, column="GenreId")
-    name: Optional[str] = Field(default=None, column="Name")
-
-
-class MediaType(ActiveRecord):
-    __table_name__ = "MediaType"
-    id: int = Field(primary_key=True, column="MediaTypeId")
-    name: Optional[str] = Field(default=None, column="Name")
-
-
-class Track(ActiveRecord):
-    __table_name__ = "Track"
-    id: int = Field(primary_key=True, column="TrackId")
-    name: str = Field(column="Name")
-    album_id: Optional[int] = Field(default=None, column="AlbumId")
-    media_type_id: int = Field(column="MediaTypeId")
-    genre_id: Optional[int] = Field(default=None, column="GenreId")
-    composer: Optional[str] = Field(default=None, column="Composer")
-    milliseconds: int = Field(column="Milliseconds")
-    bytes: Optional[int] = Field(default=None, column="Bytes")
-    unit_price: Decimal = Field(column="UnitPrice", max_digits=10, decimal_places=2)
-    album: ClassVar[BelongsTo[Album]] = BelongsTo(foreign_key="album_id")
-    genre: ClassVar[BelongsTo[Genre]] = BelongsTo(foreign_key="genre_id")
-    media_type: ClassVar[BelongsTo[MediaType]] = BelongsTo(foreign_key="media_type_id")
-
-
-class ChinookEmployee(ActiveRecord):
-    __table_name__ = "Employee"
-    id: int = Field(primary_key=True, column="EmployeeId")
-    last_name: str = Field(column="LastName")
-    first_name: str = Field(column="FirstName")
-    reports_to: Optional[int] = Field(default=None, column="ReportsTo")
-    manager: ClassVar[BelongsTo["ChinookEmployee"]] = BelongsTo(foreign_key="reports_to")
-    reports: ClassVar[HasMany["ChinookEmployee"]] = HasMany(foreign_key="reports_to")
-
-
-class Playlist(ActiveRecord):
-    __table_name__ = "Playlist"
-    id: int = Field(primary_key=True, column="PlaylistId")
-    name: Optional[str] = Field(default=None, column="Name")
-    tracks: ClassVar[HasManyThrough[Track]] = HasManyThrough(
-        through="PlaylistTrack", source_foreign_key="playlist_id", target_foreign_key="track_id")
-
-
-class PlaylistTrack(ActiveRecord):
-    __table_name__ = "PlaylistTrack"
-    playlist_id: int = Field(primary_key=True, column="PlaylistId")
-    track_id: int = Field(primary_key=True, column="TrackId")
-
-
-@pytest.fixture
-def chinook(chinook_path):
-    db = SQLiteBackend(str(chinook_path))
-    previous = _Config.default_backend
-    ActiveRecord.configure(db)
-    raw = sqlite3.connect(str(chinook_path))
-    yield raw
-    raw.close()
-    db.close()
-    _Config.default_backend = previous
-
-
-def test_chinook_artists_albums_tracks(chinook, counter):
+# -- Chinook (models in chinook_models.py) ------------------------------------------------
+def test_chinook_artists_albums_tracks(chinook, chinook_sql, counter):
     artists = Artist.query().includes("albums.tracks").all()
     assert len(counter.selects) == 3
-    per_artist = dict(chinook.execute(
+    per_artist = dict(chinook_sql.execute(
         "SELECT a.ArtistId, COUNT(t.TrackId) FROM Artist a LEFT JOIN Album al ON al.ArtistId = a.ArtistId "
         "LEFT JOIN Track t ON t.AlbumId = al.AlbumId GROUP BY a.ArtistId").fetchall())
     assert {a.id: sum(len(al.tracks) for al in a.albums) for a in artists} == per_artist
     album_titles = {a.id: sorted(al.title for al in a.albums) for a in artists}
     for artist_id, titles in album_titles.items():
-        assert titles == sorted(r[0] for r in chinook.execute(
+        assert titles == sorted(r[0] for r in chinook_sql.execute(
             "SELECT Title FROM Album WHERE ArtistId = ?", (artist_id,)))
     assert len(counter.selects) == 3
 
 
-def test_chinook_track_belongs_to(chinook, counter):
+def test_chinook_track_belongs_to(chinook, chinook_sql, counter):
     tracks = Track.query().includes("album", "genre", "media_type").all()
     assert len(counter.selects) == 4
-    expected = {r[0]: r[1:] for r in chinook.execute(
+    expected = {r[0]: r[1:] for r in chinook_sql.execute(
         "SELECT t.TrackId, al.Title, g.Name, m.Name FROM Track t LEFT JOIN Album al USING (AlbumId) "
         "LEFT JOIN Genre g USING (GenreId) JOIN MediaType m USING (MediaTypeId)")}
     got = {t.id: (t.album.title if t.album else None, t.genre.name if t.genre else None,
@@ -442,18 +361,18 @@ def test_chinook_track_belongs_to(chinook, counter):
     assert len({id(t.genre) for t in rock}) == 1       # one Genre instance per row, shared
 
 
-def test_chinook_lazy_loop_is_two_statements(chinook, counter):
+def test_chinook_lazy_loop_is_two_statements(chinook, chinook_sql, counter):
     tracks = Track.query().where(Track.c.unit_price > Decimal("0.99")).all()
     names = [t.album.artist.name for t in tracks if t.album]
     assert len(counter.selects) == 3                    # tracks, albums, artists
-    assert len(names) == chinook.execute(
+    assert len(names) == chinook_sql.execute(
         "SELECT COUNT(*) FROM Track WHERE UnitPrice > 0.99 AND AlbumId IS NOT NULL").fetchone()[0]
 
 
-def test_chinook_employee_self_reference(chinook, counter):
-    staff = ChinookEmployee.query().includes("manager", "reports").order_by("id").all()
+def test_chinook_employee_self_reference(chinook, chinook_sql, counter):
+    staff = Employee.query().includes("manager", "reports").order_by("id").all()
     assert len(counter.selects) == 3
-    rows = chinook.execute("SELECT EmployeeId, ReportsTo FROM Employee").fetchall()
+    rows = chinook_sql.execute("SELECT EmployeeId, ReportsTo FROM Employee").fetchall()
     for e in staff:
         assert (e.manager.id if e.manager else None) == dict(rows)[e.id]
         assert sorted(r.id for r in e.reports) == sorted(i for i, boss in rows if boss == e.id)
@@ -461,10 +380,10 @@ def test_chinook_employee_self_reference(chinook, counter):
     assert len(top) == 1 and len(top[0].reports) > 0
 
 
-def test_chinook_playlist_has_many_through(chinook, counter):
+def test_chinook_playlist_has_many_through(chinook, chinook_sql, counter):
     playlists = Playlist.query().includes({"tracks": {"genre": True}}).all()
     assert len(counter.selects) == 3
-    expected = dict(chinook.execute(
+    expected = dict(chinook_sql.execute(
         "SELECT p.PlaylistId, COUNT(pt.TrackId) FROM Playlist p "
         "LEFT JOIN PlaylistTrack pt USING (PlaylistId) GROUP BY p.PlaylistId").fetchall())
     assert {p.id: len(p.tracks) for p in playlists} == expected
@@ -479,10 +398,10 @@ def test_chinook_playlist_has_many_through(chinook, counter):
     assert all(len(p.tracks) == expected[p.id] for p in music)
 
 
-def test_chinook_chunked_belongs_to(chinook, counter, monkeypatch):
+def test_chinook_chunked_belongs_to(chinook, chinook_sql, counter, monkeypatch):
     monkeypatch.setattr(Track.backend().dialect, "max_variables", 200)   # 100 keys a query
     tracks = Track.query().includes("album").all()
-    n_albums = chinook.execute("SELECT COUNT(DISTINCT AlbumId) FROM Track").fetchone()[0]
+    n_albums = chinook_sql.execute("SELECT COUNT(DISTINCT AlbumId) FROM Track").fetchone()[0]
     assert len(counter.selects) == 1 + math.ceil(n_albums / 100)
     assert all(t.album.id == t.album_id for t in tracks if t.album_id is not None)
 

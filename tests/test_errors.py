@@ -12,7 +12,7 @@ from activerecord import (ActiveRecord, ConfigurationError, DatabaseError, Datab
                           Field, IntegrityError, MissingAttributeError, MultipleRecordsFound,
                           OperationalError, RecordInvalid, RecordNotFound, SQLiteBackend,
                           UnknownColumnError)
-from activerecord.model import _Config
+from backend_support import configured
 
 
 class Gadget(ActiveRecord):
@@ -61,13 +61,9 @@ def test_missing_table_is_operational_error(sqlite_backend):
 
 
 def test_no_backend_configured_is_clear():
-    previous = _Config.default_backend
-    _Config.default_backend = None
-    try:
+    with configured(ActiveRecord, None):
         with pytest.raises(ConfigurationError, match="configure"):
             Gadget.query().all()
-    finally:
-        _Config.default_backend = previous
 
 
 def test_record_not_found_and_multiple(backend):

@@ -1,7 +1,7 @@
 """The guide's "Async Optimization" examples, as written (only the model base changed).
 
 The guide's functions below are copied from seed/user-performance-tuning.md; the
-models they use are async models on an ``AsyncSQLiteBackend``.
+models they use are async models, run on SQLite and on PostgreSQL.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import ClassVar, Dict, List
 
 import pytest
 
-from activerecord import AsyncActiveRecord, AsyncSQLiteBackend, Field, HasMany
+from activerecord import AsyncActiveRecord, Field, HasMany
 
 
 class User(AsyncActiveRecord):
@@ -76,19 +76,14 @@ async def bulk_create_users(users_data: List[Dict]) -> List[User]:
 
 
 @pytest.fixture
-def guide_db(tmp_path):
-    db = AsyncSQLiteBackend(str(tmp_path / "guide_async.db"))
-    previous = AsyncActiveRecord.__dict__.get("__ar_backend__")
-    AsyncActiveRecord.configure(db)
-
+def guide_db(async_backend):
+    """The guide's tables on each async backend (SQLite, then PostgreSQL)."""
     async def setup():
         for model in (User, Order, UserPreference):
             await model.create_table()
 
     asyncio.run(setup())
-    yield db
-    asyncio.run(db.close())
-    type.__setattr__(AsyncActiveRecord, "__ar_backend__", previous)
+    return async_backend
 
 
 def test_bulk_create_users_then_load_user_data(guide_db, counter):

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
-import time
-from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
-from typing import List, Optional
+from typing import List
 
 import pytest
 
 import activerecord
-from activerecord import ActiveRecord, Field, SQLiteBackend, identity_map
+from activerecord import ActiveRecord, Field, identity_map
 from activerecord.cache import cache
+from guide_examples import LoggedSQLiteBackend, instance_cached_user_model, query_timer
 
 
 @pytest.fixture
@@ -69,38 +68,8 @@ def test_query_result_caching_example_and_builtin(guide_user, counter):
 
 # -- Model Instance Caching -------------------------------------------------------------------
 def test_model_instance_caching_example_and_builtin(backend, counter):
-    class User(ActiveRecord):
-        __table_name__ = 'users'
-
-        id: int = Field(primary_key=True)
-        name: str = Field()
-        email: str = Field()
-
-        _cache = {}
-
-        @classmethod
-        def find_by_id_cached(cls, id: int) -> Optional['User']:
-            """Find user by ID with instance caching."""
-            if id in cls._cache:
-                return cls._cache[id]
-
-            user = cls.find_one(cls.c.id == id)
-            if user:
-                cls._cache[id] = user
-            return user
-
-        def save(self) -> int:
-            """Save and update cache."""
-            result = super().save()
-            self._cache[self.id] = self
-            return result
-
-        def delete(self) -> int:
-            """Delete and remove from cache."""
-            result = super().delete()
-            if self.id in self._cache:
-                del self._cache[self.id]
-            return result
+    # The guide's example model (guide_examples.py).
+    User = instance_cached_user_model()
 
     User.create_table()
     ann = User(name='ann', email='ann@example.com')
@@ -194,14 +163,6 @@ def test_cache_invalidation_product_example_and_builtin(backend, counter):
 def test_query_timing_example_and_builtin(guide_user, capsys):
     User = guide_user
 
-    @contextmanager
-    def query_timer():
-        """Context manager for timing queries."""
-        start = time.perf_counter()
-        yield
-        elapsed = time.perf_counter() - start
-        print(f"Query took: {elapsed*1000:.2f}ms")
-
     # Usage
     with query_timer():
         users = User.query().all()
@@ -218,41 +179,6 @@ def test_query_timing_example_and_builtin(guide_user, capsys):
 
 # -- Query Logging ---------------------------------------------------------------------------------
 def test_query_logging_example_and_builtin(tmp_path, caplog):
-    class QueryLogger:
-        """Query logging middleware."""
-
-        def __init__(self):
-            self.logger = logging.getLogger('queries')
-            self.logger.setLevel(logging.DEBUG)
-
-            handler = logging.StreamHandler()
-            handler.setFormatter(
-                logging.Formatter('%(asctime)s - %(message)s')
-            )
-            self.logger.addHandler(handler)
-
-        def log_query(self, sql: str, params: tuple, duration: float):
-            """Log query execution."""
-            self.logger.debug(
-                f"Query ({duration*1000:.2f}ms): {sql} | Params: {params}"
-            )
-
-    # Integrate with backend
-    class LoggedSQLiteBackend(SQLiteBackend):
-        """SQLite backend with query logging."""
-
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.logger = QueryLogger()
-
-        def execute(self, sql: str, params=None):
-            start = time.perf_counter()
-            result = super().execute(sql, params)
-            duration = time.perf_counter() - start
-
-            self.logger.log_query(sql, params, duration)
-            return result
-
     db = LoggedSQLiteBackend(str(tmp_path / 'logged.db'))
     try:
         with caplog.at_level(logging.DEBUG, logger='queries'):

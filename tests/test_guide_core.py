@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from contextlib import contextmanager
 from datetime import datetime
 from typing import ClassVar, Optional
 
@@ -16,7 +14,8 @@ import pytest
 
 from activerecord import (ActiveQuery, ActiveRecord, BindParam, DatabaseLockedError, Field,
                           HasMany, SQLiteBackend)
-from activerecord.model import _Config
+from backend_support import configured
+from guide_examples import LoggedSQLiteBackend, instance_cached_user_model, query_timer
 
 
 @pytest.fixture
@@ -246,38 +245,8 @@ def test_chunking_large_result_sets(backend):
 
 # -- Caching: Model Instance Caching --------------------------------------------------------
 def test_model_instance_caching(backend, counter):
-    class User(ActiveRecord):
-        __table_name__ = 'users'
-
-        id: int = Field(primary_key=True)
-        name: str = Field()
-        email: str = Field()
-
-        _cache = {}
-
-        @classmethod
-        def find_by_id_cached(cls, id: int) -> Optional['User']:
-            """Find user by ID with instance caching."""
-            if id in cls._cache:
-                return cls._cache[id]
-
-            user = cls.find_one(cls.c.id == id)
-            if user:
-                cls._cache[id] = user
-            return user
-
-        def save(self) -> int:
-            """Save and update cache."""
-            result = super().save()
-            self._cache[self.id] = self
-            return result
-
-        def delete(self) -> int:
-            """Delete and remove from cache."""
-            result = super().delete()
-            if self.id in self._cache:
-                del self._cache[self.id]
-            return result
+    # The guide's example model (guide_examples.py).
+    User = instance_cached_user_model()
 
     User.create_table()
     ann = User(name="Ann", email="a@x")
@@ -350,11 +319,9 @@ class OptimizedSQLiteBackend(SQLiteBackend):
 @pytest.fixture
 def optimized(tmp_path):
     db = OptimizedSQLiteBackend(str(tmp_path / "opt.db"), timeout=0)
-    previous = _Config.default_backend
-    ActiveRecord.configure(db)
-    yield db
-    db.close()
-    _Config.default_backend = previous
+    with configured(ActiveRecord, db):
+        yield db
+        db.close()
 
 
 def test_optimized_backend_connect_applies_pragmas(optimized):
@@ -482,14 +449,6 @@ def test_query_timing(backend, capsys):
     User(name="a").save()
     Order(user_id=1).save()
 
-    @contextmanager
-    def query_timer():
-        """Context manager for timing queries."""
-        start = time.perf_counter()
-        yield
-        elapsed = time.perf_counter() - start
-        print(f"Query took: {elapsed*1000:.2f}ms")
-
     # Usage
     with query_timer():
         users = User.query().includes('orders').all()
@@ -499,59 +458,20 @@ def test_query_timing(backend, capsys):
     assert len(users) == 1 and len(users[0].orders) == 1
 
 
-# -- Monitoring: Query Logging --------------------------------------------------------------
-class QueryLogger:
-    """Query logging middleware."""
-
-    def __init__(self):
-        self.logger = logging.getLogger('queries')
-        self.logger.setLevel(logging.DEBUG)
-
-        handler = logging.StreamHandler()
-        handler.setFormatter(
-            logging.Formatter('%(asctime)s - %(message)s')
-        )
-        self.logger.addHandler(handler)
-
-    def log_query(self, sql: str, params: tuple, duration: float):
-        """Log query execution."""
-        self.logger.debug(
-            f"Query ({duration*1000:.2f}ms): {sql} | Params: {params}"
-        )
-
-
-# Integrate with backend
-class LoggedSQLiteBackend(SQLiteBackend):
-    """SQLite backend with query logging."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.logger = QueryLogger()
-
-    def execute(self, sql: str, params=None):
-        start = time.perf_counter()
-        result = super().execute(sql, params)
-        duration = time.perf_counter() - start
-
-        self.logger.log_query(sql, params, duration)
-        return result
-
-
+# -- Monitoring: Query Logging (the guide's QueryLogger and backend: guide_examples.py) --
 def test_logged_backend_sees_every_orm_statement(tmp_path, capsys):
     db = LoggedSQLiteBackend(str(tmp_path / "logged.db"))
-    previous = _Config.default_backend
-    ActiveRecord.configure(db)
     try:
-        User, _ = _users_and_orders()
-        u = User(name="O'Brien")
-        u.save()
-        u.name = "Changed"
-        u.save()
-        User.query().where(User.c.name == "Changed").all()
-        User.query().where(User.c.id == u.id).update({"status": "x"})
-        u.delete()
+        with configured(ActiveRecord, db):
+            User, _ = _users_and_orders()
+            u = User(name="O'Brien")
+            u.save()
+            u.name = "Changed"
+            u.save()
+            User.query().where(User.c.name == "Changed").all()
+            User.query().where(User.c.id == u.id).update({"status": "x"})
+            u.delete()
     finally:
-        _Config.default_backend = previous
         db.close()
         for handler in list(logging.getLogger('queries').handlers):
             logging.getLogger('queries').removeHandler(handler)

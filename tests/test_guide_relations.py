@@ -5,13 +5,12 @@ against the data, and its statement count against what eager loading promises.
 """
 from __future__ import annotations
 
-import time
-from contextlib import contextmanager
 from typing import ClassVar, Optional
 
 import pytest
 
 from activerecord import ActiveRecord, BelongsTo, Field, HasMany, HasManyThrough
+from guide_examples import query_timer
 
 
 class User(ActiveRecord):
@@ -223,14 +222,6 @@ def test_nested_includes(library, counter, capsys):
 
 
 def test_query_timer_with_includes(shop, counter, capsys):
-    @contextmanager
-    def query_timer():
-        """Context manager for timing queries."""
-        start = time.perf_counter()
-        yield
-        elapsed = time.perf_counter() - start
-        print(f"Query took: {elapsed*1000:.2f}ms")
-
     # Usage
     with query_timer():
         users = User.query().includes('orders').all()

@@ -13,16 +13,17 @@ import enum
 import os
 import threading
 import uuid
-from typing import Optional
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
 import pydantic
 import pytest
 
 from activerecord import (ActiveRecord, DatabaseError, DatabaseLockedError, Field, IntegrityError,
                           OperationalError)
-from activerecord.model import _Config
 
 import postgres_support
+from backend_support import configured
 from postgres_support import async_postgres_schema_backend, postgres_schema_backend
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[postgres]'")
@@ -75,14 +76,9 @@ class Book(ActiveRecord):
 
 
 @pytest.fixture
-def pg():
-    with postgres_schema_backend() as db:
-        previous = _Config.default_backend
-        ActiveRecord.configure(db)
-        try:
-            yield db
-        finally:
-            _Config.default_backend = previous
+def pg(postgres_backend):
+    """conftest's ``postgres_backend``: an empty schema, every model's default."""
+    return postgres_backend
 
 
 @pytest.fixture
@@ -234,13 +230,15 @@ def test_bad_sql_is_operational_error(pg):
     assert "no_such_table" in str(err.value)
 
 
-def test_lock_not_available_is_database_locked(samples):
-    Sample(name="locked").save()
+@contextmanager
+def transaction_held_by_another_thread(db, sql: Optional[str] = None) -> Iterator[None]:
+    """Another thread holds a transaction open on ``db`` (after running ``sql``) for the block."""
     held, release = threading.Event(), threading.Event()
 
     def holder():
-        with samples.transaction():
-            samples.execute("SELECT * FROM pg_samples FOR UPDATE")
+        with db.transaction():
+            if sql is not None:
+                db.execute(sql)
             held.set()
             release.wait(10)
 
@@ -248,35 +246,27 @@ def test_lock_not_available_is_database_locked(samples):
     thread.start()
     try:
         assert held.wait(10)
-        with pytest.raises(DatabaseLockedError) as err:
-            samples.execute("SELECT * FROM pg_samples FOR UPDATE NOWAIT")
-        assert isinstance(err.value.orig, psycopg.errors.LockNotAvailable)
+        yield
     finally:
         release.set()
         thread.join()
+
+
+def test_lock_not_available_is_database_locked(samples):
+    Sample(name="locked").save()
+    with transaction_held_by_another_thread(samples, "SELECT * FROM pg_samples FOR UPDATE"):
+        with pytest.raises(DatabaseLockedError) as err:
+            samples.execute("SELECT * FROM pg_samples FOR UPDATE NOWAIT")
+        assert isinstance(err.value.orig, psycopg.errors.LockNotAvailable)
 
 
 def test_lock_timeout_option_raises_database_locked():
     with postgres_schema_backend(lock_timeout=0.05) as db:
         db.execute("CREATE TABLE t (id int PRIMARY KEY)")
         db.execute("INSERT INTO t VALUES (1)")
-        held, release = threading.Event(), threading.Event()
-
-        def holder():
-            with db.transaction():
-                db.execute("UPDATE t SET id = 1")
-                held.set()
-                release.wait(10)
-
-        thread = threading.Thread(target=holder)
-        thread.start()
-        try:
-            assert held.wait(10)
+        with transaction_held_by_another_thread(db, "UPDATE t SET id = 1"):
             with pytest.raises(DatabaseLockedError):
                 db.execute("UPDATE t SET id = 1")
-        finally:
-            release.set()
-            thread.join()
 
 
 def test_serialization_failure_is_database_locked(pg):
@@ -372,22 +362,9 @@ def test_bulk_insert_through_copy_keeps_every_type(samples):
 
 def test_pool_exhaustion_raises_after_timeout():
     with postgres_schema_backend(max_size=1, timeout=0.2) as db:
-        held, release = threading.Event(), threading.Event()
-
-        def holder():
-            with db.transaction():
-                held.set()
-                release.wait(10)
-
-        thread = threading.Thread(target=holder)
-        thread.start()
-        try:
-            assert held.wait(10)
+        with transaction_held_by_another_thread(db):
             with pytest.raises(OperationalError, match="pooled connection"):
                 db.execute("SELECT 1")
-        finally:
-            release.set()
-            thread.join()
         assert db.execute("SELECT 1").fetchone() == (1,)
 
 
@@ -499,13 +476,8 @@ def test_async_models_on_postgres():
             streamed = [n.body async for n in Note.query().where(Note.c.body.like("n1%"))]
             return found, sorted(streamed)
 
-    with async_postgres_schema_backend() as db:
-        previous = AsyncActiveRecord.__dict__.get("__ar_backend__")
-        Note.configure(db)
-        try:
-            found, streamed = asyncio.run(main(db))
-        finally:
-            type.__setattr__(AsyncActiveRecord, "__ar_backend__", previous)
+    with async_postgres_schema_backend() as db, configured(Note, db):
+        found, streamed = asyncio.run(main(db))
     assert found.at == dt.datetime(2024, 1, 1, 0, 0, 7)
     assert streamed == ["n1"] + [f"n1{i}" for i in range(10)]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import itertools
 import re
 import threading
 import time
@@ -375,6 +376,9 @@ class PostgresBackend(Backend):
 
 
 # -- the asyncio backend -------------------------------------------------------------
+_stream_ids = itertools.count()
+
+
 class _TaskTransaction:
     """The connection and nesting depth of one task's open transaction."""
 
@@ -507,22 +511,44 @@ class AsyncPostgresBackend:
         return BufferedResult([], rowcount, None, None)
 
     async def stream(self, sql_or_object: Any, params: Any = None, size: int = 256):
-        """Yield a query's rows in lists of up to ``size`` (a server-side cursor in a transaction)."""
+        """Yield a query's rows in lists of up to ``size`` from a server-side cursor.
+
+        Inside the caller's transaction the cursor runs on its connection; otherwise on a
+        private pooled connection in its own transaction. Either way the caller's
+        task-local state is never changed: an async generator runs in its consumer's
+        context, so a ``break`` would otherwise leave the consumer inside our transaction.
+        """
         sql, params = statement_of(sql_or_object, params)
-        async with self.transaction():
-            tx = self._current.get()
-            started = time.perf_counter()
-            try:
-                async with tx.conn.cursor(name=f"ar_stream_{id(tx):x}") as cursor:  # type: ignore[union-attr]
-                    await cursor.execute(sql, _bindable(params))
-                    self._log(sql, params, started, -1)
-                    while True:
-                        chunk = await cursor.fetchmany(size)
-                        if not chunk:
-                            return
-                        yield chunk
-            except psycopg.Error as exc:
-                raise wrap_postgres_error(exc, sql) from exc
+        tx = self._current.get()
+        if tx is not None and tx.conn is not None and tx.depth > 0:
+            async for chunk in self._stream_on(tx.conn, sql, params, size):
+                yield chunk
+            return
+        pool = await self.connect()
+        try:
+            conn = await pool.getconn()
+        except PoolTimeout as exc:
+            raise wrap_postgres_error(exc, "getconn") from exc
+        try:
+            async with conn.transaction():
+                async for chunk in self._stream_on(conn, sql, params, size):
+                    yield chunk
+        finally:
+            await pool.putconn(conn)
+
+    async def _stream_on(self, conn: Any, sql: str, params: Any, size: int):
+        started = time.perf_counter()
+        try:
+            async with conn.cursor(name=f"ar_stream_{id(conn):x}_{next(_stream_ids)}") as cursor:
+                await cursor.execute(sql, _bindable(params))
+                self._log(sql, params, started, -1)
+                while True:
+                    chunk = await cursor.fetchmany(size)
+                    if not chunk:
+                        return
+                    yield chunk
+        except psycopg.Error as exc:
+            raise wrap_postgres_error(exc, sql) from exc
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator["AsyncPostgresBackend"]:
