@@ -224,8 +224,25 @@ def _redact(conninfo: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", re.sub(r"password=\S+", "password=***", conninfo))
 
 
+class _PostgresSettings:
+    """Connection string and pool options, shared by the sync and async backends."""
+
+    def __init__(self, conninfo: str = "", *, min_size: int = 1, max_size: int = 10,
+                 timeout: float = 30.0, max_idle: float = 600.0, max_lifetime: float = 3600.0,
+                 check: bool = True, connect_timeout: Optional[float] = 10.0,
+                 statement_timeout: Optional[float] = None, lock_timeout: Optional[float] = None,
+                 timezone: Optional[str] = "UTC", **connect_kwargs: Any):
+        self.options = _PoolOptions(conninfo, min_size, max_size, timeout, max_idle, max_lifetime,
+                                    check, connect_timeout, statement_timeout, lock_timeout,
+                                    timezone, connect_kwargs)
+        self.conninfo = conninfo
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {_redact(self.conninfo)!r}>"
+
+
 # -- the synchronous backend --------------------------------------------------------
-class PostgresBackend(Backend):
+class PostgresBackend(_PostgresSettings, Backend):
     """A PostgreSQL database, e.g. ``PostgresBackend('postgresql://user:pw@host:5432/app')``.
 
     ``conninfo`` is a URI or a ``key=value`` string; extra keyword arguments
@@ -239,21 +256,12 @@ class PostgresBackend(Backend):
 
     dialect = PostgresDialect()
 
-    def __init__(self, conninfo: str = "", *, min_size: int = 1, max_size: int = 10,
-                 timeout: float = 30.0, max_idle: float = 600.0, max_lifetime: float = 3600.0,
-                 check: bool = True, connect_timeout: Optional[float] = 10.0,
-                 statement_timeout: Optional[float] = None, lock_timeout: Optional[float] = None,
-                 timezone: Optional[str] = "UTC", **connect_kwargs: Any):
-        self.options = _PoolOptions(conninfo, min_size, max_size, timeout, max_idle, max_lifetime,
-                                    check, connect_timeout, statement_timeout, lock_timeout,
-                                    timezone, connect_kwargs)
-        self.conninfo = conninfo
+    def __init__(self, conninfo: str = "", **options: Any):
+        _PostgresSettings.__init__(self, conninfo, **options)
         self._pool: Optional[ConnectionPool] = None
         self._pool_lock = threading.Lock()
         self._local = threading.local()
 
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {_redact(self.conninfo)!r}>"
 
     # -- connections -----------------------------------------------------------------
     def connect(self) -> ConnectionPool:
@@ -389,7 +397,7 @@ class _TaskTransaction:
         self.depth = 0
 
 
-class AsyncPostgresBackend:
+class AsyncPostgresBackend(_PostgresSettings):
     """PostgreSQL for ``asyncio`` code, on psycopg's async connections and pool.
 
     Takes the same arguments as ``PostgresBackend``. Independent statements run
@@ -402,23 +410,14 @@ class AsyncPostgresBackend:
     dialect = PostgresDialect()
     _log = staticmethod(Backend._log)
 
-    def __init__(self, conninfo: str = "", *, min_size: int = 1, max_size: int = 10,
-                 timeout: float = 30.0, max_idle: float = 600.0, max_lifetime: float = 3600.0,
-                 check: bool = True, connect_timeout: Optional[float] = 10.0,
-                 statement_timeout: Optional[float] = None, lock_timeout: Optional[float] = None,
-                 timezone: Optional[str] = "UTC", **connect_kwargs: Any):
-        self.options = _PoolOptions(conninfo, min_size, max_size, timeout, max_idle, max_lifetime,
-                                    check, connect_timeout, statement_timeout, lock_timeout,
-                                    timezone, connect_kwargs)
-        self.conninfo = conninfo
+    def __init__(self, conninfo: str = "", **options: Any):
+        _PostgresSettings.__init__(self, conninfo, **options)
         self._pool: Optional[AsyncConnectionPool] = None
         self._pool_loop: Any = None
         self._guard: Any = None
         self._current: contextvars.ContextVar[Optional[_TaskTransaction]] = contextvars.ContextVar(
             f"activerecord_pg_tx_{id(self):x}", default=None)
 
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {_redact(self.conninfo)!r}>"
 
     async def connect(self) -> AsyncConnectionPool:
         """Open the pool (done on first use); returns it.
