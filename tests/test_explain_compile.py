@@ -131,8 +131,9 @@ def test_compiled_hostile_value_is_bound(data):
 
 def test_running_a_query_with_bind_params_without_compile_is_clear(data):
     query = Visitor.query().where(Visitor.c.email == BindParam("email"))
-    with pytest.raises(DatabaseError, match="compile"):
-        query.all()
+    for terminal in (query.all, query.first, query.count, query.exists, query.scalar):
+        with pytest.raises(DatabaseError, match=r"BindParam placeholders \['email'\].*compile"):
+            terminal()
 
 
 def test_bind_param_name_must_be_identifier():

@@ -264,10 +264,7 @@ class ActiveQuery:
     def _executable(self) -> tuple[str, list, "Shape"]:
         sql, params, shape = self._compile_select(self._dialect())
         if self._compiled[4]:  # type: ignore[index]
-            names = sorted({p.name for p in params if isinstance(p, BindSlot)})
-            raise errors.DatabaseError(
-                f"this query has BindParam placeholders {names}; run it with "
-                f"query.compile().execute({', '.join(n + '=...' for n in names)})")
+            raise _unbound(params)
         return sql, params, shape
 
     def _compile_update(self, assignments: list, dialect: Any) -> tuple[str, list]:
@@ -334,6 +331,8 @@ class ActiveQuery:
         else:
             # ORDER BY is meaningless for a count (and an error on PostgreSQL).
             sql = c.select(self._clone(_order=()), columns_sql="COUNT(*)")
+        if c.has_binds:
+            raise _unbound(c.params)
         result = yield Execute(sql, c.params)
         return result.fetchone()[0]
 
@@ -341,6 +340,8 @@ class ActiveQuery:
     def _exists_steps(self) -> Steps:
         c = Compiler(self._dialect())
         sql = c.select(self._clone(_order=(), _limit=1, _offset=self._offset), columns_sql="1")
+        if c.has_binds:
+            raise _unbound(c.params)
         result = yield Execute(sql, c.params)
         return result.fetchone() is not None
 
@@ -462,6 +463,14 @@ class ActiveQuery:
     def compile(self) -> Any:
         from .compiled import CompiledQuery
         return CompiledQuery(self)
+
+
+def _unbound(params: list) -> errors.DatabaseError:
+    """The error for running a query whose ``BindParam`` placeholders have no values."""
+    names = sorted({p.name for p in params if isinstance(p, BindSlot)})
+    return errors.DatabaseError(
+        f"this query has BindParam placeholders {names}; run it with "
+        f"query.compile().execute({', '.join(n + '=...' for n in names)})")
 
 
 def _non_negative(what: str, n: Any) -> Optional[int]:
