@@ -297,6 +297,13 @@ class PostgresBackend(_PostgresSettings, Backend):
             state = self._local.state = TransactionState()
         return state
 
+    def _borrow(self) -> Any:
+        """A connection from the pool; give it back with putconn."""
+        try:
+            return self.pool.getconn()
+        except PoolTimeout as exc:
+            raise wrap_postgres_error(exc, "getconn") from exc
+
     @contextmanager
     def _connection(self) -> Iterator[Any]:
         """The thread's transaction connection, else one borrowed for one statement."""
@@ -304,10 +311,7 @@ class PostgresBackend(_PostgresSettings, Backend):
         if conn is not None:
             yield conn
             return
-        try:
-            conn = self.pool.getconn()
-        except PoolTimeout as exc:
-            raise wrap_postgres_error(exc, "getconn") from exc
+        conn = self._borrow()
         try:
             yield conn
         finally:
@@ -320,10 +324,7 @@ class PostgresBackend(_PostgresSettings, Backend):
             with Backend.transaction(self):
                 yield self
             return
-        try:
-            conn = self.pool.getconn()
-        except PoolTimeout as exc:
-            raise wrap_postgres_error(exc, "BEGIN") from exc
+        conn = self._borrow()
         self._local.conn = conn
         try:
             with Backend.transaction(self):
@@ -463,17 +464,21 @@ class AsyncPostgresBackend(_PostgresSettings):
         for name, value in self.options.settings:
             await conn.execute("SELECT set_config(%s, %s, false)", (name, value))
 
+    async def _borrow(self) -> tuple[AsyncConnectionPool, Any]:
+        """A connection from the pool (opened on first use); give it back with putconn."""
+        pool = await self.connect()
+        try:
+            return pool, await pool.getconn()
+        except PoolTimeout as exc:
+            raise wrap_postgres_error(exc, "getconn") from exc
+
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
         tx = self._current.get()
         if tx is not None and tx.conn is not None:
             yield tx.conn
             return
-        pool = await self.connect()
-        try:
-            conn = await pool.getconn()
-        except PoolTimeout as exc:
-            raise wrap_postgres_error(exc, "getconn") from exc
+        pool, conn = await self._borrow()
         try:
             yield conn
         finally:
@@ -523,11 +528,7 @@ class AsyncPostgresBackend(_PostgresSettings):
             async for chunk in self._stream_on(tx.conn, sql, params, size):
                 yield chunk
             return
-        pool = await self.connect()
-        try:
-            conn = await pool.getconn()
-        except PoolTimeout as exc:
-            raise wrap_postgres_error(exc, "getconn") from exc
+        pool, conn = await self._borrow()
         try:
             async with conn.transaction():
                 async for chunk in self._stream_on(conn, sql, params, size):
@@ -556,11 +557,7 @@ class AsyncPostgresBackend(_PostgresSettings):
         token = None
         pool = None
         if tx is None or tx.conn is None:
-            pool = await self.connect()
-            try:
-                conn = await pool.getconn()
-            except PoolTimeout as exc:
-                raise wrap_postgres_error(exc, "BEGIN") from exc
+            pool, conn = await self._borrow()
             tx = _TaskTransaction(conn)
             token = self._current.set(tx)
         depth = tx.depth
